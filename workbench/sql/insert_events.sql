@@ -1,0 +1,46 @@
+-- Insert a parsed batch (registered as `batch`) into events: provider from the recipient
+-- domain, sending IP from an MTA alias, pool from the IP, machine opens/clicks by user agent,
+-- source_key = md5 of the record's key. The `-- DEDUPE` line becomes an anti-join on
+-- source_key within [$lo, $hi] when events already hold rows in that time range.
+INSERT INTO events
+WITH b AS (SELECT *, md5_number(key) AS source_key FROM batch)
+SELECT
+    b.ts,
+    b.event_type,
+    b.message_id,
+    b.campaign_id,
+    b.contact_id,
+    b.recipient,
+    b.recipient_domain,
+    coalesce(b.mailbox_provider, pd.provider, 'other') AS mailbox_provider,
+    b.sender,
+    b.sending_domain,
+    coalesce(b.sending_ip, al.ip) AS sending_ip,
+    coalesce(b.ip_pool, ip.pool) AS ip_pool,
+    b.remote_mta,
+    b.bounce_class,
+    b.bounce_reason,
+    b.smtp_code,
+    b.enhanced_status,
+    b.diagnostic,
+    coalesce(
+        b.is_machine,
+        CASE
+            WHEN b.event_type = 'opened' THEN b.user_agent = 'Mozilla/5.0'
+            WHEN b.event_type = 'clicked' AND regexp_matches(b.user_agent,
+                'python-requests|curl/|wget|headless|bot\b|spider|scanner|barracuda|mimecast|proofpoint|safelinks|urldefense',
+                'i') THEN true
+        END
+    ) AS is_machine,
+    b.url,
+    b.user_agent,
+    b.client_ip,
+    b.mta_instance,
+    $source AS source,
+    $source_file AS source_file,
+    b.source_key
+FROM b
+LEFT JOIN provider_domains pd ON pd.domain = b.recipient_domain
+LEFT JOIN ip_aliases al ON al.name = b.mta_instance
+LEFT JOIN ips ip ON ip.ip = coalesce(b.sending_ip, al.ip)
+-- DEDUPE
