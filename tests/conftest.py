@@ -1,0 +1,70 @@
+"""Shared fixtures: a fresh store per test, the shared corpus, a small synthetic world."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from workbench.config import Settings
+from workbench.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: the day the test worlds end (fixed, so that every run draws the same world)
+WORLD_END = date(2026, 11, 26)
+
+
+def shared_corpus() -> Path:
+    """``../shared/corpus`` beside the project (or ``$WORKBENCH_SHARED/corpus``)."""
+    base = Path(os.environ.get("WORKBENCH_SHARED", ROOT.parent / "shared"))
+    return base / "corpus"
+
+
+def require_corpus(*parts: str) -> Path:
+    """The corpus folder, or skip the test with the reason (a user's clone has none)."""
+    path = shared_corpus().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"conformance corpus not found at {path} (it lives in ../shared beside the project; set WORKBENCH_SHARED to point elsewhere)")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings whose paths all live in a temporary folder."""
+    return Settings.load(root=ROOT, db_path=tmp_path / "wb.duckdb", data_dir=tmp_path / "data",
+                         raw_dir=tmp_path / "data" / "raw", reports_dir=tmp_path / "reports", lock_timeout=60.0)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Store:
+    """An empty, migrated store in a temporary file."""
+    s = Store(settings)
+    s.migrate()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic world (about 60k events) written once per test session."""
+    from workbench.synth import generate
+
+    out = tmp_path_factory.mktemp("world")
+    generate(out, events=60_000, seed=7, end=WORLD_END)
+    return out
+
+
+@pytest.fixture(scope="session")
+def world_store(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """The small world loaded into a store (shared by read-only tests: do not write to it)."""
+    from workbench.store.loading import load_paths
+
+    path = tmp_path_factory.mktemp("worldstore") / "world.duckdb"
+    settings = Settings.load(root=ROOT, db_path=path, lock_timeout=60.0)
+    s = Store(settings)
+    summary = load_paths(s, [small_world / "infrastructure.yaml", small_world / "sendlogs"])
+    assert summary.rows_quarantined == 0, summary.as_dict()
+    return s
