@@ -119,6 +119,59 @@ class _Bounded(io.RawIOBase):
         return len(data)
 
 
+class _Gunzip(io.RawIOBase):
+    """Streaming gzip (multi-member) that returns every byte decoded before a truncation or
+    corruption, then raises ``EOFError`` / ``zlib.error`` on the next read. It never
+    decompresses more than the caller asked for, so a bomb is never held in memory."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._d = zlib.decompressobj(wbits=31)
+        self._buf = b""
+        self._started = False
+        self._error: Exception | None = None
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while True:
+            if self._error is not None:
+                error, self._error = self._error, None
+                self._done = True
+                raise error
+            if self._done:
+                return 0
+            if self._d.eof:  # next member, if any
+                self._buf = self._d.unused_data + self._buf
+                self._d = zlib.decompressobj(wbits=31)
+                self._started = False
+            if self._d.unconsumed_tail:
+                data = self._d.unconsumed_tail
+            else:
+                data, self._buf = self._buf or self._raw.read(1 << 16), b""
+                if not data:
+                    if self._started:
+                        self._error = EOFError("compressed file ended before the end-of-stream marker was reached")
+                        continue
+                    self._done = True
+                    return 0
+                if not self._started:
+                    data = data.lstrip(b"\0")  # padding between members
+                    if not data:
+                        continue
+            self._started = True
+            try:
+                out = self._d.decompress(data, len(buffer))
+            except zlib.error as exc:
+                self._error = exc
+                continue
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+
+
 def open_stream(path: Path, *, limit: int = MAX_DECOMPRESSED) -> BinaryIO:
     """The decompressed content of ``path`` as a stream, whatever its compression."""
     raw = path.open("rb")
@@ -126,12 +179,12 @@ def open_stream(path: Path, *, limit: int = MAX_DECOMPRESSED) -> BinaryIO:
     raw.seek(0)
     inner: BinaryIO
     if kind == "gzip":
-        inner = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+        inner = _Gunzip(raw)  # type: ignore[assignment]
     elif kind == "zstd":
         inner = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[assignment]
     else:
         return raw
-    return io.BufferedReader(_Bounded(inner, limit, str(path), raw), buffer_size=1 << 20)  # type: ignore[return-value]
+    return _Bounded(inner, limit, str(path), raw)  # type: ignore[return-value]
 
 
 def read_head(path: Path, size: int = 65536) -> bytes:
@@ -218,32 +271,42 @@ def iter_line_chunks(
     carry = b""
     truncated: Reject | None = None
     with open_stream(path, limit=limit) as stream:
-        while True:
-            try:
-                data = stream.read(chunk_bytes)
-            except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile, OSError) as exc:
-                if isinstance(exc, UnsafeInput):
-                    raise
-                at_line = next_line + carry.count(b"\n")
-                truncated = Reject(
-                    f"line {at_line}",
-                    f"compressed stream ends early or is corrupt ({exc}); the lines before it were read",
-                    carry[-200:].decode("utf-8", "backslashreplace"),
-                    "ParseError",
-                )
-                data = b""
-            if not data:
-                break
-            block = carry + data
+        ended = False
+        while not ended:
+            pieces = [carry]
+            size = len(carry)
+            target = max(chunk_bytes, size + 1)  # always read something new
+            while size < target:
+                try:
+                    data = stream.read(max(target - size, 1 << 16))
+                except (EOFError, zlib.error, zstandard.ZstdError, OSError) as exc:
+                    if isinstance(exc, UnsafeInput):
+                        raise
+                    truncated = Reject(
+                        f"byte {size} of chunk after line {next_line - 1}",
+                        f"compressed stream ends early or is corrupt ({exc}); the lines before it were read",
+                        "",
+                        "ParseError",
+                    )
+                    data = b""
+                if not data:
+                    ended = True
+                    break
+                pieces.append(data)
+                size += len(data)
+            block = b"".join(pieces)
             cut = block.rfind(b"\n")
-            if cut < 0:
+            if cut < 0 and not ended:
                 carry = block
                 continue
-            carry = block[cut + 1 :]
-            whole = block[:cut]
-            chunk = _lines_frame(whole, next_line, source)
-            next_line += whole.count(b"\n") + 1
-            yield chunk
+            if ended:
+                whole, carry = (block[:cut], block[cut + 1 :]) if cut >= 0 else (b"", block)
+            else:
+                whole, carry = block[:cut], block[cut + 1 :]
+            if cut >= 0:
+                chunk = _lines_frame(whole, next_line, source)
+                next_line += whole.count(b"\n") + 1
+                yield chunk
     if carry:
         if truncated is not None:
             yield LineChunk(

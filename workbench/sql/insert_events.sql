@@ -1,7 +1,7 @@
 -- Insert a parsed batch (registered as `batch`) into events: provider from the recipient
 -- domain, sending IP from an MTA alias, pool from the IP, machine opens/clicks by user agent,
--- source_key = md5 of the record's key. The `-- DEDUPE` line becomes an anti-join on
--- source_key within [$lo, $hi] when events already hold rows in that time range.
+-- source_key = md5 of the record's key. The DEDUPE marker line below becomes an anti-join
+-- on source_key within the batch's time range when events already hold rows in it.
 INSERT INTO events
 WITH b AS (SELECT *, md5_number(key) AS source_key FROM batch)
 SELECT

@@ -137,15 +137,14 @@ class Store:
             con.close()
 
     def _ensure_migrated(self) -> None:
-        if self.path.exists():
-            con = self._open(write=False)
-            try:
-                behind = bool(migrations.pending(con))
-            finally:
-                con.close()
-            if not behind:
-                self._migrated = True
-                return
+        con = self._open(write=False)  # raises StoreError when there is no database yet
+        try:
+            behind = bool(migrations.pending(con))
+        finally:
+            con.close()
+        if not behind:
+            self._migrated = True
+            return
         with self.writer():
             pass
         self.release(force=True)

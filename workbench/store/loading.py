@@ -283,7 +283,9 @@ def load_paths(
     """Load every file under ``paths`` (folders recursively), each in its own transaction.
 
     ``progress(path, bytes_done, bytes_total)`` is called as bytes are read. Bad files and
-    bad records are quarantined; the batch always completes.
+    bad records are quarantined; the batch always completes. Afterwards, events that do not
+    name their sending IP take their message's (``attribute_events.sql``) and undecided clicks
+    are judged human or scanner (``flag_scanner_clicks.sql``).
 
     Raises
     ------
@@ -315,6 +317,7 @@ def load_paths(
         store.release()
     if any(f.status == "loaded" and f.rows_loaded for f in summary.files):
         with store.writer() as con:
+            con.execute(load_sql("attribute_events"))
             con.execute(load_sql("flag_scanner_clicks"), {"seconds": SCANNER_CLICK_SECONDS})
     store.release(force=True)
     return summary

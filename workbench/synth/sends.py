@@ -97,11 +97,15 @@ def plan_messages(rng: np.random.Generator, world: World, contacts: pl.DataFrame
             ("password-reset", rng.choice(n, size=rng.poisson(n * 0.002), replace=True)),
             ("welcome", np.flatnonzero(signup_day == d)),
         ]
+        def part(campaign: str, stream: str, idx: np.ndarray, d: int = d) -> pl.DataFrame:
+            return pl.DataFrame({"cidx": pl.Series(idx.astype(np.uint32), dtype=pl.UInt32)}).select(
+                campaign_id=pl.lit(campaign, pl.Utf8), stream=pl.lit(stream, pl.Utf8), day=pl.lit(d, pl.Int32), cidx=pl.col("cidx")
+            )
+
         for template, idx in picks:
-            daily.append(pl.DataFrame({"campaign_id": f"tx-{template}-{day0:%Y%m%d}", "stream": "transactional", "day": d, "cidx": idx.astype(np.uint32)}))
+            daily.append(part(f"tx-{template}-{day0:%Y%m%d}", "transactional", idx))
         if len(alert_members):
-            idx = alert_members[rng.random(len(alert_members)) < 0.08]
-            daily.append(pl.DataFrame({"campaign_id": f"alert-{day0:%Y%m%d}", "stream": "alerts", "day": d, "cidx": idx.astype(np.uint32)}))
+            daily.append(part(f"alert-{day0:%Y%m%d}", "alerts", alert_members[rng.random(len(alert_members)) < 0.08]))
     other = pl.concat(daily).with_columns(pl.col("day").cast(pl.Int32))
     hours = np.clip(rng.normal(14.0, 4.0, len(other)), 0.0, 23.99) * 3600
     other = other.with_columns(inject=pl.lit(start) + pl.duration(days=pl.col("day")) + _us(hours))
@@ -185,7 +189,7 @@ def outcomes(rng: np.random.Generator, world: World, msgs: pl.DataFrame, days: i
     n_click = human_click * (1 + rng.poisson(0.4, n))
     scanner = delivered & (rng.random(n) < msgs["scanner_share"].to_numpy())
     unsub = delivered & marketing & (rng.random(n) < 0.0008 + 0.0025 * (1 - msgs["open_p"].to_numpy()))
-    complain_p = 0.00012 + msgs["complainer"].to_numpy() * 0.03 + bad * big3 * 0.0075 * late
+    complain_p = 0.00012 + msgs["complainer"].to_numpy() * 0.03 + bad * big3 * 0.009 * late
     complaint = delivered & marketing & (rng.random(n) < complain_p)
     # -- timing (seconds after injection) --------------------------------------------
     retry = rng.uniform(300, 1800, (n, 2)).cumsum(axis=1)

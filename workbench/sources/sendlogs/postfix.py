@@ -13,8 +13,9 @@ Reads the lines Postfix's daemons write through syslog, in the traditional
 - ``qmgr``: ``QUEUEID: removed``
 
 Each status line becomes a delivered / deferred / bounced event; the first attempt of a
-recipient also yields an ``injected`` event at the time the message entered the active
-queue. The multi-instance syslog name (``postfix-news1/smtp``) is kept as ``mta_instance`` so
+recipient also yields an ``injected`` event at the time ``cleanup`` enqueued the message
+(logged once per message, unlike ``qmgr``'s line, which repeats at every retry); a message
+enqueued before the file began was injected in an earlier file. The multi-instance syslog name (``postfix-news1/smtp``) is kept as ``mta_instance`` so
 that the store can map it to the sending IP. Other lines are ignored; a line that looks
 like a status line but cannot be read is rejected.
 """
@@ -118,10 +119,10 @@ class Parser:
     def _learn_messages(self, head: pl.DataFrame) -> None:
         line = pl.col("line")
         mids = head.filter(line.str.contains(": message-id=", literal=True)).select(
-            "host", "qid", message_id=line.str.extract(r": message-id=<?([^>\s]*)>?")
+            "host", "qid", message_id=line.str.extract(r": message-id=<?([^>\s]*)>?"), queued=pl.col("ts")
         )
         froms = head.filter(line.str.contains(", nrcpt=", literal=True)).select(
-            "host", "qid", sender=line.str.extract(r": from=<([^>]*)>"), queued=pl.col("ts")
+            "host", "qid", sender=line.str.extract(r": from=<([^>]*)>")
         )
         names = "|".join(h.replace("-", r"\-") for h in self.options.campaign_headers)
         camps = head.filter(line.str.contains(": header ", literal=True)).select(
@@ -177,15 +178,17 @@ class Parser:
         )
         s = s.filter(pl.col("event_type").is_not_null())
         s = s.join(self.messages, on=["host", "qid"], how="left")
-        # The first attempt seen for a recipient is its injection.
+        # A recipient is injected when its message entered the queue (cleanup's message-id
+        # line, logged once per message); its first status line names the recipient. A message
+        # enqueued before this file began was injected in an earlier file.
         firsts = (
-            s.with_row_index("_i")
+            s.filter(pl.col("queued").is_not_null())
             .filter(pl.struct("host", "qid", "recipient").is_first_distinct())
             .join(self.attempted.select("host", "qid", "recipient"), on=["host", "qid", "recipient"], how="anti")
         )
         injected = firsts.with_columns(
             event_type=pl.lit("injected"),
-            ts=pl.coalesce("queued", "ts"),
+            ts=pl.col("queued"),
             diagnostic=pl.lit(None, pl.Utf8),
             enhanced_status=pl.lit(None, pl.Utf8),
             remote_mta=pl.lit(None, pl.Utf8),

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sendlogs_helpers import FIXTURES
+from workbench.sources import registry
+from workbench.store import Store
+from workbench.store.loading import load_paths
+
+INFRA = """kind: workbench/infrastructure
+version: 1
+pools:
+  - {name: dedicated, kind: dedicated}
+  - {name: shared, kind: shared}
+ips:
+  - {ip: 192.0.2.10, pool: dedicated, hostname: mta1.example.com, aliases: [news-1, postfix-ip1]}
+  - {ip: 192.0.2.11, pool: dedicated, hostname: mta2.example.com, aliases: [news-2], warmup_start: 2026-10-01}
+  - {ip: 198.51.100.21, pool: shared}
+domains:
+  - {domain: example.com, purpose: corporate}
+  - {domain: news.example.com, parent: example.com, purpose: newsletter, stream: newsletter, pool: dedicated}
+campaigns:
+  - {campaign_id: weekly-48, name: Weekly 48, stream: newsletter, sending_domain: news.example.com}
+"""
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    folder = tmp_path / "mixed"
+    shutil.copytree(FIXTURES, folder)
+    (folder / "notes.txt").write_text("this is not a log\n")
+    return folder
+
+
+def counts(store: Store) -> dict[str, int]:
+    return {str(k): int(v) for k, v in store.query("SELECT source, count(*) FROM events GROUP BY 1").iter_rows()}
+
+
+def test_a_mixed_folder_loads_every_format(store: Store, mixed: Path) -> None:
+    summary = load_paths(store, [mixed], options=None)
+    formats = {Path(f.path).name: f.format for f in summary.files}
+    assert formats["maillog"] == "postfix"
+    assert formats["acct.csv"] == "pmta"
+    assert formats["log.jsonl"] == "kumomta"
+    assert formats["firehose.jsonl"] == formats["sns-notification.json"] == "ses"
+    assert formats["webhook.json"] == formats["events.jsonl"] == "sendgrid"
+    assert formats["canonical.csv"] == formats["canonical.jsonl"] == "generic"
+    assert formats["notes.txt"] is None
+    assert formats["mapped.csv"] is None  # needs a mapping
+    assert set(counts(store)) == {"postfix", "pmta", "kumomta", "ses", "sendgrid", "generic"}
+    assert summary.exit_code == 2
+
+
+def test_reloading_changes_nothing(store: Store, mixed: Path) -> None:
+    load_paths(store, [mixed])
+    before = store.fingerprint()
+    again = load_paths(store, [mixed])
+    assert store.fingerprint() == before
+    assert all(f.status in ("skipped", "failed") for f in again.files)
+    assert again.rows_loaded == 0
+
+
+def test_the_same_content_under_another_name_is_skipped(store: Store, tmp_path: Path) -> None:
+    a = tmp_path / "a.log"
+    shutil.copy(FIXTURES / "postfix" / "maillog-rfc3339.log", a)
+    b = tmp_path / "b.log"
+    shutil.copy(a, b)
+    load_paths(store, [a])
+    summary = load_paths(store, [b])
+    assert summary.files[0].status == "skipped"
+
+
+def test_a_grown_log_file_adds_only_its_new_lines(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    lines = (FIXTURES / "postfix" / "maillog-rfc3339.log").read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:3]))
+    first = load_paths(store, [log])
+    log.write_text("".join(lines))
+    second = load_paths(store, [log])
+    assert first.rows_loaded == 2  # injected + bounced
+    assert second.rows_loaded == 0 and second.rows_duplicate == 2  # the old rows are recognised
+    assert store.scalar("SELECT count(*) FROM events") == 2
+
+
+def test_overlapping_webhook_files_count_each_event_once(store: Store, tmp_path: Path) -> None:
+    first = tmp_path / "hook1.json"
+    shutil.copy(FIXTURES / "sendgrid" / "webhook.json", first)
+    summary = load_paths(store, [first])
+    assert summary.rows_duplicate == 1  # the retried delivery inside the file
+    second = tmp_path / "hook2.json"
+    second.write_text(first.read_text().replace("[", "[\n", 1))  # same events, other bytes
+    again = load_paths(store, [second])
+    assert again.rows_loaded == 0 and again.rows_duplicate == 5
+    assert store.scalar("SELECT count(*) FROM events WHERE event_type = 'delivered'") == 1
+
+
+def test_bad_records_are_quarantined_with_place_and_reason(store: Store, mixed: Path) -> None:
+    load_paths(store, [mixed])
+    q = store.query("SELECT file, position, error, reason, excerpt FROM quarantine")
+    maillog = q.filter(pl.col("file").str.ends_with("/postfix/maillog"))
+    assert set(maillog["position"]) == {"line 19", "line 20"}
+    notes = q.filter(pl.col("file").str.ends_with("notes.txt")).row(0, named=True)
+    assert notes["error"] == "UnknownFormat" and "--format" in notes["reason"]
+    assert notes["excerpt"].startswith("this is not a log")
+    mapped = q.filter(pl.col("file").str.ends_with("mapped.csv"))
+    assert len(mapped) == 1
+
+
+def test_a_mapping_loads_a_foreign_csv(store: Store) -> None:
+    from workbench.sources.sendlogs.base import ParseOptions
+
+    options = ParseOptions(
+        mapping={"ts": "When", "event_type": "Status", "recipient": "Email", "campaign_id": "Campaign"},
+        event_map={"sent": "injected", "open": "opened", "click": "clicked"},
+        ts_format="%d/%m/%Y %H:%M:%S",
+    )
+    summary = load_paths(store, [FIXTURES / "generic" / "mapped.csv"], format="generic", options=options)
+    assert summary.rows_loaded == 4 and summary.rows_quarantined == 1
+
+
+def test_infrastructure_fills_ips_and_pools_whatever_the_order(store: Store, tmp_path: Path) -> None:
+    load_paths(store, [FIXTURES / "postfix" / "maillog"])
+    assert store.scalar("SELECT count(*) FROM events WHERE ip_pool IS NOT NULL") == 0
+    infra = tmp_path / "infrastructure.yaml"
+    infra.write_text(INFRA)
+    load_paths(store, [infra])
+    row = store.query("SELECT DISTINCT sending_ip, ip_pool FROM events WHERE mta_instance = 'postfix-ip1'").row(0)
+    assert row == ("192.0.2.10", "dedicated")
+    assert store.scalar("SELECT kind FROM ip_pools WHERE pool = 'shared'") == "shared"
+    # a changed file updates the tables (upsert), it does not duplicate them
+    infra.write_text(INFRA.replace("purpose: newsletter", "purpose: weekly newsletter"))
+    load_paths(store, [infra])
+    assert store.scalar("SELECT purpose FROM sending_domains WHERE domain = 'news.example.com'") == "weekly newsletter"
+    assert store.scalar("SELECT count(*) FROM sending_domains") == 2
+
+
+def test_hosted_domains_get_their_provider_from_the_mx(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    log.write_text(
+        "2026-11-27T08:00:00+00:00 m postfix/smtp[1]: AAAAA11111: to=<x@northwind.example>, relay=aspmx.l.google.com[142.250.1.26]:25, dsn=2.0.0, status=sent (250 ok)\n"
+    )
+    opens = tmp_path / "opens.csv"
+    opens.write_text("ts,event_type,recipient\n2026-11-27T09:00:00Z,opened,y@northwind.example\n")
+    load_paths(store, [opens])
+    assert store.scalar("SELECT mailbox_provider FROM events") == "other"
+    load_paths(store, [log])
+    assert store.query("SELECT DISTINCT mailbox_provider FROM events")["mailbox_provider"].to_list() == ["gmail"]
+
+
+def test_scanner_clicks_are_flagged_by_timing(store: Store, tmp_path: Path) -> None:
+    f = tmp_path / "events.csv"
+    f.write_text(
+        "ts,event_type,message_id,recipient,url,user_agent\n"
+        "2026-11-27T10:00:00Z,delivered,m1,a@contoso.example,,\n"
+        "2026-11-27T10:00:03Z,clicked,m1,a@contoso.example,https://x/1,Mozilla/5.0 (Windows NT 10.0)\n"
+        "2026-11-27T10:00:00Z,delivered,m2,b@gmail.com,,\n"
+        "2026-11-27T11:30:00Z,clicked,m2,b@gmail.com,https://x/1,Mozilla/5.0 (iPhone)\n"
+        "2026-11-27T11:31:00Z,clicked,m3,c@gmail.com,https://x/1,python-requests/2.31\n"
+    )
+    load_paths(store, [f])
+    got = dict(store.query("SELECT message_id, is_machine FROM events WHERE event_type = 'clicked'").iter_rows())
+    assert got == {"m1": True, "m2": False, "m3": True}
+
+
+def test_a_parser_crash_quarantines_the_file_and_the_batch_goes_on(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fmt = registry.by_name("pmta")
+
+    def boom(path: Path, sink: object, options: object) -> None:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(registry, "FORMATS", [registry.Format(fmt.name, fmt.description, fmt.sniff, boom),
+                                              *[f for f in registry.FORMATS if f.name != "pmta"]])
+    summary = load_paths(store, [FIXTURES / "pmta" / "acct.csv", FIXTURES / "postfix" / "maillog-rfc3339.log"])
+    assert [f.status for f in summary.files] == ["failed", "loaded"]
+    assert "parser bug" in store.scalar("SELECT reason FROM quarantine")
+    assert store.scalar("SELECT count(*) FROM events WHERE source = 'pmta'") == 0

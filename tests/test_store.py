@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from workbench.config import Settings
+from workbench.errors import StoreError
+from workbench.sources.events import empty_events
+from workbench.store import Store, load_sql
+from workbench.store import migrations
+
+
+def test_migrations_apply_once_and_record_their_versions(store: Store) -> None:
+    versions = store.migrate()
+    assert versions == [m.version for m in migrations.available()]
+    assert store.migrate() == versions  # idempotent
+    assert {"events", "quarantine", "loaded_files", "campaigns", "sending_domains", "ips", "ip_pools"} <= set(store.tables())
+
+
+def test_reading_a_missing_store_says_what_to_do(tmp_path: Path) -> None:
+    store = Store(Settings.load(db_path=tmp_path / "none.duckdb"))
+    with pytest.raises(StoreError, match="workbench load"):
+        store.query("SELECT 1")
+
+
+def test_every_packaged_query_runs_on_an_empty_store(store: Store) -> None:
+    """Catches drift between the .sql files and the schema."""
+    names = sorted(p.name[:-4] for p in resources.files("workbench").joinpath("sql").iterdir() if p.name.endswith(".sql"))
+    assert names, "no packaged queries"
+    params = {"source": "test", "source_file": "f", "lo": None, "hi": None, "seconds": 10}
+    with store.writer() as con:
+        con.register("batch", empty_events())
+        for name in names:
+            sql = load_sql(name)
+            used = {k: v for k, v in params.items() if f"${k}" in sql}
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(sql, used) if used else con.execute(sql)
+            finally:
+                con.execute("ROLLBACK")
+        con.unregister("batch")
+
+
+def test_query_helpers_and_closing_twice(store: Store) -> None:
+    assert isinstance(store.query("SELECT 1 AS a"), pl.DataFrame)
+    assert store.query_pandas("SELECT 2 AS a")["a"].tolist() == [2]
+    assert store.scalar("SELECT count(*) FROM provider_domains WHERE domain = ?", ["gmail.com"]) == 1
+    store.close()
+    store.close()
+
+
+def test_provider_list_is_seeded_and_user_rows_survive_a_refresh(store: Store) -> None:
+    store.execute("INSERT INTO provider_domains VALUES ('mycorp.example', 'gmail', 'user')")
+    store.execute("UPDATE store_meta SET value = 'stale' WHERE key = 'providers_sha256'")
+    fresh = Store(store.settings)
+    fresh.migrate()
+    assert fresh.scalar("SELECT provider FROM provider_domains WHERE domain = 'mycorp.example'") == "gmail"
+    assert fresh.scalar("SELECT provider FROM provider_domains WHERE domain = 'hotmail.fr'") == "microsoft"
+
+
+def test_fingerprint_changes_with_content(store: Store) -> None:
+    before = store.fingerprint(["ip_pools"])
+    store.execute("INSERT INTO ip_pools VALUES ('p', 'shared', NULL)")
+    assert store.fingerprint(["ip_pools"]) != before
+
+
+def test_a_bad_query_names_itself(store: Store) -> None:
+    with pytest.raises(StoreError, match="no_such_table"):
+        store.query("SELECT * FROM no_such_table")
