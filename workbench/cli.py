@@ -23,8 +23,8 @@ from workbench.config import Settings
 from workbench.errors import WorkbenchError
 
 F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 def db_option(func: F) -> F:
@@ -137,6 +137,10 @@ def load(ctx: click.Context, paths: tuple[Path, ...], fmt: str | None, mapping: 
     from workbench.sources.sendlogs.base import ParseOptions
     from workbench.store.loading import load_paths
 
+    from workbench.sources import registry
+
+    if fmt is not None and fmt not in {f.name for f in registry.FORMATS}:
+        raise click.BadParameter(f"no format named {fmt!r}; known: {', '.join(f.name for f in registry.FORMATS)}", param_hint="--format")
     options = ParseOptions(mapping=_parse_pairs(mapping, "--map") or None, event_map=_parse_pairs(event_map, "--event-map") or None,
                            ts_format=ts_format)
     store = _store(ctx, db)
