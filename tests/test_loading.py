@@ -5,8 +5,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from sendlogs_helpers import FIXTURES
+
 from workbench.sources import registry
 from workbench.store import Store
 from workbench.store.loading import load_paths

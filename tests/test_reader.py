@@ -8,7 +8,13 @@ import pytest
 import zstandard
 
 from workbench.errors import InputError, UnsafeInput
-from workbench.sources.reader import compression_of, iter_files, iter_line_chunks, read_document, read_head
+from workbench.sources.reader import (
+    compression_of,
+    iter_files,
+    iter_line_chunks,
+    read_document,
+    read_head,
+)
 
 LINES = b"".join(b"line %d\n" % i for i in range(1, 1001))
 

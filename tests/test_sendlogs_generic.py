@@ -5,8 +5,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from sendlogs_helpers import FIXTURES, parse, rows
+
 from workbench.errors import ParseError
 from workbench.sources.sendlogs import generic
 

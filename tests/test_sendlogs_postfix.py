@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import polars as pl
-
 from sendlogs_helpers import FIXTURES, parse, rows
+
 from workbench.sources.reader import LineChunk
 from workbench.sources.sendlogs import postfix
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import polars as pl
-
 from sendlogs_helpers import FIXTURES, parse, rows
+
 from workbench.sources.sendlogs import sendgrid
 
 

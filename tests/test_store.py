@@ -9,8 +9,7 @@ import pytest
 from workbench.config import Settings
 from workbench.errors import StoreError
 from workbench.sources.events import empty_events
-from workbench.store import Store, load_sql
-from workbench.store import migrations
+from workbench.store import Store, load_sql, migrations
 
 
 def test_migrations_apply_once_and_record_their_versions(store: Store) -> None:

@@ -9,14 +9,20 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import date
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from workbench.config import Settings
@@ -134,10 +140,9 @@ def load(ctx: click.Context, paths: tuple[Path, ...], fmt: str | None, mapping: 
     Re-loading the same content changes nothing. Exit code 2 when anything was quarantined
     (the rest loaded); see `workbench quarantine`.
     """
+    from workbench.sources import registry
     from workbench.sources.sendlogs.base import ParseOptions
     from workbench.store.loading import load_paths
-
-    from workbench.sources import registry
 
     if fmt is not None and fmt not in {f.name for f in registry.FORMATS}:
         raise click.BadParameter(f"no format named {fmt!r}; known: {', '.join(f.name for f in registry.FORMATS)}", param_hint="--format")

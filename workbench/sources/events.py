@@ -89,7 +89,6 @@ def bounce_reason_expr() -> pl.Expr:
     """
     text = pl.col("diagnostic").fill_null("").str.to_lowercase()
     status = pl.col("enhanced_status").fill_null("")
-    code = pl.col("smtp_code")
     failed = pl.col("event_type").is_in(["bounced", "deferred", "dropped"])
     reason = (
         pl.when(~failed)

@@ -17,7 +17,6 @@ import polars as pl
 
 from workbench.sources.reader import Reject
 
-
 _local = threading.local()
 
 

@@ -9,7 +9,6 @@ with their line number; the rest of the file goes on.
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import zlib
@@ -217,11 +216,12 @@ def _split_lines(text: bytes) -> pl.Series:
 def _lines_frame(block: bytes, first_line: int, source: str) -> LineChunk:
     """Decode a block of whole lines; lines with invalid UTF-8 or NUL become rejects."""
     rejects: list[Reject] = []
-    try:
-        block.decode("utf-8")
-        clean = b"\x00" not in block
-    except UnicodeDecodeError:
-        clean = False
+    clean = b"\x00" not in block
+    if clean and not block.isascii():  # ASCII (most logs) is valid UTF-8 without decoding
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError:
+            clean = False
     if clean:
         lines = _split_lines(block)
         numbers = pl.int_range(first_line, first_line + len(lines), eager=True, dtype=pl.Int64)

@@ -196,7 +196,8 @@ class Store:
 
     def query_pandas(self, sql: str, params: Params = None) -> pd.DataFrame:
         """Run a read query; the result as a pandas DataFrame."""
-        return self.query_arrow(sql, params).to_pandas()
+        frame: pd.DataFrame = self.query_arrow(sql, params).to_pandas()
+        return frame
 
     def scalar(self, sql: str, params: Params = None) -> Any:
         """Run a read query returning one value."""
@@ -212,7 +213,8 @@ class Store:
 
     def sql(self, name: str, params: Params = None) -> pl.DataFrame:
         """Run the packaged query ``workbench/sql/<name>.sql`` with named parameters."""
-        return self.query(load_sql(name), params)
+        frame: pl.DataFrame = self.query(load_sql(name), params)
+        return frame
 
     def tables(self) -> list[str]:
         """Names of the base tables."""

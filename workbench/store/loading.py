@@ -123,7 +123,7 @@ class FileSink:
                 "SELECT 1 FROM events WHERE ts BETWEEN ? AND ? LIMIT 1", [lo, hi]
             ).fetchone()
             sql = self._insert.replace("-- DEDUPE", self._dedupe if overlap else "")
-            params = {"source": self.fmt, "source_file": str(self.path)}
+            params: dict[str, object] = {"source": self.fmt, "source_file": str(self.path)}
             if overlap:
                 params.update(lo=lo, hi=hi)
             row = self.con.execute(sql, params).fetchone()
@@ -302,12 +302,12 @@ def load_paths(
         size = os.path.getsize(path)
         seen = 0
 
-        def tick(nbytes: int, path: Path = path, size: int = size) -> None:
+        def tick(nbytes: int, path: Path = path, size: int = size, base: int = done) -> None:
             nonlocal seen
             step = max(0, min(nbytes, size - seen))
             seen += step
             if progress:
-                progress(str(path), done + seen, total)
+                progress(str(path), base + seen, total)
 
         result = load_file(store, path, format=format, options=options, on_bytes=tick)
         summary.files.append(result)

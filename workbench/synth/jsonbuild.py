@@ -51,7 +51,7 @@ def arr(*items: Raw) -> Raw:
 
 def obj(*members: tuple[str, Raw | None]) -> Raw:
     """A JSON object of the members whose value is not null (the first must be present)."""
-    parts = []
+    parts: list[pl.Expr] = []
     for name, value in members:
         if value is None:
             continue

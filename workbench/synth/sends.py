@@ -137,10 +137,10 @@ def _assign_ips(rng: np.random.Generator, world: World, msgs: pl.DataFrame) -> p
     sg = [i.ip for i in world.ips if i.pool == "shared-sendgrid"]
     ses = [i.ip for i in world.ips if i.pool == "shared-ses"]
     stream = pl.col("stream")
-    draw = pl.Series(rng.random(n))
-    pick = pl.Series(rng.integers(0, 1 << 30, n))
+    draw = pl.lit(pl.Series(rng.random(n)))
+    pick = pl.lit(pl.Series(rng.integers(0, 1 << 30, n)))
     ip = (
-        pl.when((stream == "newsletter") & (draw < pl.Series(share))).then(pl.lit(warm.ip))
+        pl.when((stream == "newsletter") & (draw < pl.lit(pl.Series(share)))).then(pl.lit(warm.ip))
         .when(stream == "promotions").then(pl.lit(pl.Series(sg)).get(pick % len(sg)))
         .when(stream == "alerts").then(pl.lit(pl.Series(ses)).get(pick % len(ses)))
         .otherwise(pl.lit(steady.ip))

@@ -257,7 +257,7 @@ def make_contacts(rng: np.random.Generator, n: int, start: datetime, days: int) 
 def make_calendar(rng: np.random.Generator, world: World, start: datetime, days: int) -> pl.DataFrame:
     """Campaigns over the window: two newsletters a week (Tue, Fri 09:00), three promotions
     (Mon, Wed, Sat 10:00), and one campaign id per transactional template and day."""
-    rows = []
+    rows: list[tuple[str, str, str, str, datetime, int, str | None]] = []
     subjects_news = ["This week at Brightmart", "New arrivals you'll love", "Our editors' picks", "The weekend edition"]
     subjects_promo = ["-20% on everything today", "Your cart misses you", "Flash sale: 48 hours", "Members-only prices"]
     for d in range(days):

@@ -19,7 +19,7 @@ import polars as pl
 from workbench.sources.csvchunks import CsvChunks
 from workbench.sources.events import EVENT_TYPES, PARSED_COLUMNS
 from workbench.sources.jsonengine import JsonEngine, rejects_from, structure
-from workbench.sources.reader import LineChunk
+from workbench.sources.reader import LineChunk, Reject
 from workbench.sources.sendlogs.base import Parsed, ParseOptions, epoch_or_iso, reject_rows
 
 NAME = "generic"
@@ -100,7 +100,7 @@ class Parser:
         rows = rows.filter(~pl.all_horizontal(pl.col(c).is_null() for c in spec))
         return self._events(rows, rejects)
 
-    def _events(self, frame: pl.DataFrame, rejects: list, unit: str = "line") -> Parsed:
+    def _events(self, frame: pl.DataFrame, rejects: list[Reject], unit: str = "line") -> Parsed:
         columns = frame.columns
         missing = [c for c in ("ts", "event_type") if self._source_of(c, columns) is None]
         if missing:

@@ -32,8 +32,6 @@ from workbench.sources.sendlogs.base import Parsed, ParseOptions, reject_rows
 NAME = "postfix"
 DESCRIPTION = "Postfix maillog (syslog), delivery status lines joined by queue id"
 
-_PROG = r"(?:\S+ ){1,}?((?:postfix|[\w.-]*postfix[\w.-]*)(?:/[\w.-]+)+)(?:\[\d+\])?: "
-_QID = r"([0-9A-Za-z]{5,}): "
 _STATE_CAP = 2_000_000
 
 _MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
@@ -46,22 +44,36 @@ def sniff(head: str) -> bool:
     return bool(lines) and hits >= max(1, len(lines) // 4)
 
 
-def _timestamp(line: pl.Expr, reference: datetime) -> pl.Expr:
-    """Event time in UTC: RFC 3339 stamps as given; traditional stamps dated with the
-    reference time's year (the previous year when that would put them in the future)."""
-    first = line.str.slice(0, 32).str.extract(r"^(\S+)")
-    rfc = (
-        first.str.replace(r"Z$", "+00:00")
-        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
-        .dt.convert_time_zone("UTC")
-        .dt.replace_time_zone(None)
+def _split(chunk: pl.DataFrame, reference: datetime) -> pl.DataFrame:
+    """Time stamp, host, program, queue id and message of each line (columnar splits, no
+    backtracking regex). The stamp style is taken from the chunk's first line."""
+    line = pl.col("line")
+    first = chunk["line"][0] if len(chunk) else ""
+    if first[:1].isdigit():  # RFC 3339: 2026-11-27T08:43:05.123456+00:00 host prog[pid]: QID: msg
+        parts = line.str.splitn(" ", 5)
+        stamp = parts.struct.field("field_0").str.replace(r"Z$", "+00:00")
+        ts = (
+            stamp.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
+            .dt.convert_time_zone("UTC")
+            .dt.replace_time_zone(None)
+        )
+        fields = [parts.struct.field(f"field_{i}") for i in range(1, 5)]
+    else:  # traditional: Nov 27 08:43:05 host prog[pid]: QID: msg (no year: the reference's)
+        parts = line.str.slice(16).str.splitn(" ", 4)
+        trad = pl.concat_str([pl.lit(f"{reference.year} "), line.str.slice(0, 15)]).str.to_datetime(
+            "%Y %b %e %H:%M:%S", strict=False, time_unit="us"
+        )
+        limit = reference.replace(tzinfo=None)
+        ts = pl.when(trad > pl.lit(limit) + pl.duration(days=2)).then(trad.dt.offset_by("-1y")).otherwise(trad)
+        fields = [parts.struct.field(f"field_{i}") for i in range(4)]
+    host, prog, qid, msg = fields
+    return chunk.with_columns(
+        ts=ts,
+        host=host,
+        prog=prog.str.splitn("[", 2).struct.field("field_0").str.strip_suffix(":"),
+        qid=pl.when(qid.str.contains(r"^[0-9A-Za-z]{5,}:$")).then(qid.str.strip_suffix(":")),
+        msg=msg,
     )
-    trad_text = line.str.slice(0, 15)
-    year = reference.year
-    trad = pl.concat_str([pl.lit(f"{year} "), trad_text]).str.to_datetime("%Y %b %e %H:%M:%S", strict=False, time_unit="us")
-    limit = reference.replace(tzinfo=None)
-    trad = pl.when(trad > pl.lit(limit) + pl.duration(days=2)).then(trad.dt.offset_by("-1y")).otherwise(trad)
-    return pl.when(first.str.contains(r"^\d{4}-")).then(rfc).otherwise(trad)
 
 
 class Parser:
@@ -91,24 +103,20 @@ class Parser:
         )
         if relevant.is_empty():
             return Parsed()
-        head = relevant.with_columns(
-            ts=_timestamp(line, self.reference),
-            prog=line.str.extract(_PROG + _QID),
-            qid=line.str.extract(_PROG + _QID, 2),
-            host=line.str.extract(r"^(?:\w{3} [ \d]\d \d\d:\d\d:\d\d|\S+) (\S+) "),
-        )
+        head = _split(relevant, self.reference)
         bad = head.filter(pl.col("ts").is_null() | pl.col("qid").is_null())
         rejects = reject_rows(
             bad.filter(line.str.contains(", status=", literal=True)),
             "a Postfix status line without a readable time stamp, program or queue id",
         )
         head = head.filter(pl.col("ts").is_not_null() & pl.col("qid").is_not_null())
+        msg = pl.col("msg")
         self._learn_messages(head)
-        status = head.filter(line.str.contains(r": to=<[^>]*>, .*status=[a-z]"))
-        expired = head.filter(line.str.contains(": from=<", literal=True) & line.str.contains(", status=expired", literal=True))
+        status = head.filter(msg.str.starts_with("to=<") & msg.str.contains(", status=", literal=True))
+        expired = head.filter(msg.str.starts_with("from=<") & msg.str.contains(", status=expired", literal=True))
         events = self._status_events(status)
         events = pl.concat([events, self._expired_events(expired)], how="diagonal_relaxed") if len(expired) else events
-        self._forget(head.filter(line.str.ends_with(": removed")))
+        self._forget(head.filter(msg == "removed"))
         return Parsed.of(events, rejects)
 
     def finish(self) -> Parsed:
@@ -117,16 +125,16 @@ class Parser:
     # -- state ------------------------------------------------------------------------
 
     def _learn_messages(self, head: pl.DataFrame) -> None:
-        line = pl.col("line")
-        mids = head.filter(line.str.contains(": message-id=", literal=True)).select(
-            "host", "qid", message_id=line.str.extract(r": message-id=<?([^>\s]*)>?"), queued=pl.col("ts")
+        msg = pl.col("msg")
+        mids = head.filter(msg.str.starts_with("message-id=")).select(
+            "host", "qid", message_id=msg.str.extract(r"^message-id=<?([^>\s]*)>?"), queued=pl.col("ts")
         )
-        froms = head.filter(line.str.contains(", nrcpt=", literal=True)).select(
-            "host", "qid", sender=line.str.extract(r": from=<([^>]*)>")
+        froms = head.filter(msg.str.starts_with("from=<") & msg.str.contains(", nrcpt=", literal=True)).select(
+            "host", "qid", sender=msg.str.extract(r"^from=<([^>]*)>")
         )
         names = "|".join(h.replace("-", r"\-") for h in self.options.campaign_headers)
-        camps = head.filter(line.str.contains(": header ", literal=True)).select(
-            "host", "qid", campaign_id=line.str.extract(rf"(?i): (?:info|warning): header (?:{names}): ([^\s;]+)")
+        camps = head.filter(msg.str.starts_with("info: header ") | msg.str.starts_with("warning: header ")).select(
+            "host", "qid", campaign_id=msg.str.extract(rf"(?i)^(?:info|warning): header (?:{names}): ([^\s;]+)")
         ).filter(pl.col("campaign_id").is_not_null())
         if not (len(mids) or len(froms) or len(camps)):
             return
@@ -155,18 +163,19 @@ class Parser:
     def _status_events(self, status: pl.DataFrame) -> pl.DataFrame:
         if status.is_empty():
             return pl.DataFrame()
-        line = pl.col("line")
+        msg = pl.col("msg")
+        tail = msg.str.slice(msg.str.find(", status=", literal=True) + 9)  # "sent (250 ...)"
         s = status.select(
             "ts",
             "host",
             "qid",
             "line",
             mta_instance=pl.col("prog").str.replace(r"/[^/]+$", ""),
-            recipient=line.str.extract(r": to=<([^>]*)>"),
-            remote_mta=line.str.extract(r", relay=([^,\s\[]+)"),
-            enhanced_status=line.str.extract(r", dsn=(\d\.\d{1,3}\.\d{1,3})"),
-            status=line.str.extract(r", status=([a-z]+)"),
-            diagnostic=line.str.extract(r", status=[a-z]+ \((.*)\)\s*$"),
+            recipient=msg.str.extract(r"^to=<([^>]*)>"),
+            remote_mta=msg.str.extract(r", relay=([^,\s\[]+)"),
+            enhanced_status=msg.str.extract(r", dsn=(\d\.\d{1,3}\.\d{1,3})"),
+            status=tail.str.extract(r"^([a-z]+)"),
+            diagnostic=tail.str.extract(r"^[a-z]+ \((.*)\)\s*$"),
         )
         s = s.with_columns(
             event_type=pl.col("status").replace_strict(
