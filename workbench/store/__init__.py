@@ -110,7 +110,7 @@ class Store:
                 self._writer.close()
                 self._writer = None
                 if not force:
-                    time.sleep(0.05)  # let a waiting reader take the lock
+                    time.sleep(0.1)  # longer than a waiting reader's retry interval: it gets its turn
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:

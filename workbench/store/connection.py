@@ -18,6 +18,9 @@ import duckdb
 
 from workbench.errors import StoreBusy, StoreError
 
+#: longest wait between two attempts (jittered up to 1.5x); a writer pauses longer than that
+#: between holds (see Store.release) so that a waiting reader always gets its turn
+RETRY_CAP = 0.05
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
 
@@ -76,4 +79,4 @@ def open_connection(
                     "wait for the running load to finish or raise WORKBENCH_LOCK_TIMEOUT"
                 ) from exc
             time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.1)
+            delay = min(delay * 2, RETRY_CAP)
