@@ -26,7 +26,7 @@ class JsonEngine:
     def __init__(self) -> None:
         con = getattr(_local, "con", None)
         if con is None:
-            con = duckdb.connect(":memory:")
+            con = duckdb.connect(":memory:", config={"enable_progress_bar": False})
             con.execute("SET preserve_insertion_order = true")
             _local.con = con
         self.con: duckdb.DuckDBPyConnection = con

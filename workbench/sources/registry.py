@@ -9,11 +9,13 @@ bounces, complaints) register their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -59,18 +61,69 @@ def _send_log(module: ModuleType, *, documents: bool = False) -> Format:
     def sniff(head: bytes, path: Path) -> bool:
         return bool(module.sniff(_text(head)))
 
-    def load(path: Path, sink: Sink, options: ParseOptions) -> None:
+    def parsed(path: Path, options: ParseOptions) -> Iterator[tuple[Parsed, int]]:
         parser = module.Parser(options)
         if documents and _is_document(path):
-            _emit(sink, parser.parse_document(read_document(path)))
+            yield parser.parse_document(read_document(path)), 0
             return
         for chunk in iter_line_chunks(path):
-            sink.add_rejects(chunk.rejects)
-            _emit(sink, parser.feed(chunk))
-            sink.progress(len(chunk.raw) if chunk.raw is not None else int(chunk.lines["line"].str.len_bytes().sum() or 0))
-        _emit(sink, parser.finish())
+            result = parser.feed(chunk)
+            result.rejects[:0] = chunk.rejects
+            yield result, len(chunk.raw) if chunk.raw is not None else int(chunk.lines["line"].str.len_bytes().sum() or 0)
+        yield parser.finish(), 0
+
+    def load(path: Path, sink: Sink, options: ParseOptions) -> None:
+        for result, nbytes in pipelined(parsed(path, options)):
+            _emit(sink, result)
+            sink.progress(nbytes)
 
     return Format(module.NAME, module.DESCRIPTION, sniff, load)
+
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def pipelined(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Produce ``items`` in a background thread while the caller consumes them.
+
+    Parsing (polars, an in-memory DuckDB) and inserting into the store both release the GIL,
+    so reading chunk n+1 overlaps storing chunk n. At most ``depth`` items wait in memory.
+    An exception in the producer is raised in the consumer.
+    """
+    box: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                box.put(item)
+            box.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            box.put(exc)
+
+    worker = threading.Thread(target=produce, name="workbench-parse", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
 
 
 def _emit(sink: Sink, parsed: Parsed) -> None:
@@ -96,16 +149,21 @@ def _parquet_sniff(head: bytes, path: Path) -> bool:
     return head.startswith(b"PAR1")
 
 
-def _parquet_load(path: Path, sink: Sink, options: ParseOptions) -> None:
+def _parquet_batches(path: Path, options: ParseOptions) -> Iterator[tuple[Parsed, int]]:
     parser = generic.Parser(options)
     row = 1
     with pq.ParquetFile(path) as pf:
         for batch in pf.iter_batches(batch_size=1 << 20):
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
-            _emit(sink, parser.feed_frame(frame, row))
+            yield parser.feed_frame(frame, row), batch.nbytes
             row += len(frame)
-            sink.progress(batch.nbytes)
+
+
+def _parquet_load(path: Path, sink: Sink, options: ParseOptions) -> None:
+    for result, nbytes in pipelined(_parquet_batches(path, options)):
+        _emit(sink, result)
+        sink.progress(nbytes)
 
 
 FORMATS: list[Format] = [

@@ -53,7 +53,7 @@ def open_connection(
             f"no database at {path}: load something first "
             "(`workbench load data/raw` or `make demo`), or pass --db"
         )
-    config: dict[str, str | bool | int | float | list[str]] = {}
+    config: dict[str, str | bool | int | float | list[str]] = {"enable_progress_bar": False}
     if memory_limit:
         config["memory_limit"] = memory_limit
     if threads:
