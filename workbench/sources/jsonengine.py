@@ -8,6 +8,7 @@ the parser: it never touches the store's database file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from typing import Any
@@ -26,7 +27,9 @@ class JsonEngine:
     def __init__(self) -> None:
         con = getattr(_local, "con", None)
         if con is None:
-            con = duckdb.connect(":memory:", config={"enable_progress_bar": False})
+            con = duckdb.connect(":memory:")
+            with contextlib.suppress(duckdb.Error):  # refused as a connect-time option
+                con.execute("SET enable_progress_bar = false")
             con.execute("SET preserve_insertion_order = true")
             _local.con = con
         self.con: duckdb.DuckDBPyConnection = con

@@ -10,6 +10,7 @@ locked waits with a jittered backoff up to ``Settings.lock_timeout`` and then ra
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from pathlib import Path
@@ -26,6 +27,14 @@ _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
 def _is_lock_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and any(m in str(exc) for m in _LOCK_MARKERS)
+
+
+def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No progress bars on stdout (scripted and --json output). DuckDB refuses the setting
+    as a connect-time option, and in Jupyter without ipywidgets: then it draws none anyway."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def open_connection(
@@ -53,7 +62,7 @@ def open_connection(
             f"no database at {path}: load something first "
             "(`workbench load data/raw` or `make demo`), or pass --db"
         )
-    config: dict[str, str | bool | int | float | list[str]] = {"enable_progress_bar": False}
+    config: dict[str, str | bool | int | float | list[str]] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
     if threads:
@@ -64,12 +73,12 @@ def open_connection(
         try:
             if write:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                return duckdb.connect(str(path), config=config)
+                return _quiet(duckdb.connect(str(path), config=config))
             try:
-                return duckdb.connect(str(path), read_only=True, config=config)
+                return _quiet(duckdb.connect(str(path), read_only=True, config=config))
             except duckdb.ConnectionException:
                 # This process already holds the file for writing: share that instance.
-                return duckdb.connect(str(path), config=config)
+                return _quiet(duckdb.connect(str(path), config=config))
         except duckdb.Error as exc:
             if not _is_lock_error(exc):
                 raise StoreError(f"cannot open {path}: {exc}") from exc
