@@ -1,0 +1,216 @@
+"""DKIM (RFC 6376, RFC 8463 Ed25519, RFC 8301 key sizes): key records, signing, verifying.
+
+- :func:`parse_key_record`: the tags of a ``<selector>._domainkey`` TXT record, pure.
+- :func:`sign_message` / :func:`verify_message`: dkimpy's signer and verifier, the verifier
+  reading keys through the resolver seam (any dnspython-shaped resolver, e.g. Knot in tests).
+
+Examples
+--------
+>>> rec = parse_key_record("v=DKIM1; k=ed25519; t=y; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
+>>> rec.key_type, rec.testing, rec.bits
+('ed25519', True, 256)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+import dkim
+import dns.exception
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from workbench.auth.dkim_keys import DkimKey
+
+__all__ = ["DkimKeyRecord", "DkimRecordError", "parse_key_record", "sign_message", "verify_message"]
+
+DEFAULT_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
+                   b"list-unsubscribe", b"list-unsubscribe-post", b"feedback-id")
+
+
+class DkimRecordError(ValueError):
+    """A key record that receivers cannot use."""
+
+
+@dataclass(frozen=True)
+class DkimKeyRecord:
+    """A parsed key record."""
+
+    text: str
+    tags: dict[str, str] = field(default_factory=dict)
+    key_type: str = "rsa"
+    public_key: str = ""
+    bits: int | None = None
+    testing: bool = False
+    strict: bool = False
+    hashes: tuple[str, ...] = ()
+    services: tuple[str, ...] = ("*",)
+
+    @property
+    def revoked(self) -> bool:
+        """An empty ``p=``: the key was revoked (RFC 6376 §3.6.1)."""
+        return not self.public_key
+
+
+def _tags(text: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for part in text.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise DkimRecordError(f"{part!r} is not a tag=value pair")
+        name = name.strip()
+        if name in tags:
+            raise DkimRecordError(f"tag {name}= appears twice")
+        tags[name] = "".join(value.split())
+    return tags
+
+
+def key_bits(key_type: str, p: str) -> int:
+    """The size of a ``p=`` public key in bits.
+
+    Raises
+    ------
+    DkimRecordError
+        Not base64, or not a key of that type.
+    """
+    try:
+        raw = base64.b64decode(p, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DkimRecordError("p= is not valid base64") from exc
+    if key_type == "ed25519":
+        if len(raw) != 32:
+            raise DkimRecordError(f"an Ed25519 key is 32 bytes, p= holds {len(raw)}")
+        return 256
+    try:
+        public = serialization.load_der_public_key(raw)
+    except ValueError:
+        try:  # some publish a bare RSAPublicKey (PKCS#1); dkimpy accepts it too
+            public = serialization.load_der_public_key(_spki_from_pkcs1(raw))
+        except ValueError as exc:
+            raise DkimRecordError("p= is not an RSA public key") from exc
+    if not isinstance(public, rsa.RSAPublicKey):
+        raise DkimRecordError("p= is not an RSA public key")
+    return public.key_size
+
+
+def _spki_from_pkcs1(raw: bytes) -> bytes:
+    algo = bytes.fromhex("300d06092a864886f70d0101010500")
+    bitstring = b"\x03" + _der_len(len(raw) + 1) + b"\x00" + raw
+    body = algo + bitstring
+    return b"\x30" + _der_len(len(body)) + body
+
+
+def _der_len(n: int) -> bytes:
+    if n < 128:
+        return bytes([n])
+    data = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(data)]) + data
+
+
+def parse_key_record(text: str) -> DkimKeyRecord:
+    """Parse a DKIM key record (TXT strings joined).
+
+    Raises
+    ------
+    DkimRecordError
+        A bad tag list, ``v=`` other than ``DKIM1`` (or not first), an unknown ``k=``, no
+        ``p=``, or a key that does not decode.
+    """
+    tags = _tags(text)
+    if "v" in tags and (tags["v"] != "DKIM1" or next(iter(tags)) != "v"):
+        raise DkimRecordError("v= must be DKIM1 and come first")
+    if "p" not in tags:
+        raise DkimRecordError("no p= tag (the public key)")
+    key_type = tags.get("k", "rsa").lower()
+    if key_type not in ("rsa", "ed25519"):
+        raise DkimRecordError(f"unknown key type k={key_type}")
+    flags = tags.get("t", "").lower().split(":") if tags.get("t") else []
+    bits = key_bits(key_type, tags["p"]) if tags["p"] else None
+    return DkimKeyRecord(
+        text, tags, key_type, tags["p"], bits, "y" in flags, "s" in flags,
+        tuple(h.lower() for h in tags["h"].split(":")) if tags.get("h") else (),
+        tuple(s.lower() for s in tags["s"].split(":")) if tags.get("s") else ("*",),
+    )
+
+
+def matches(record: DkimKeyRecord, key: DkimKey) -> bool:
+    """Whether the published key is the public half of ``key``."""
+    if record.revoked or record.key_type != key.algorithm:
+        return False
+    try:
+        published = base64.b64decode(record.public_key)
+    except (binascii.Error, ValueError):
+        return False
+    ours = base64.b64decode(key.public_key_b64())
+    if isinstance(key.private_key, ed25519.Ed25519PrivateKey) or published == ours:
+        return published == ours
+    try:
+        return published == _pkcs1(ours)
+    except ValueError:
+        return False
+
+
+def _pkcs1(spki: bytes) -> bytes:
+    public = serialization.load_der_public_key(spki)
+    return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+
+
+def sign_message(message: bytes, key: DkimKey, *, headers: tuple[bytes, ...] = DEFAULT_HEADERS,
+                 canonicalize: tuple[bytes, bytes] = (b"relaxed", b"relaxed")) -> bytes:
+    """The ``DKIM-Signature`` header line (with CRLF) for ``message``, signed by ``key`` (dkimpy).
+
+    Only the headers present in the message are signed (plus ``from``, always).
+
+    Raises
+    ------
+    dkim.DKIMException
+        dkimpy could not sign (no From header, a bad key).
+    """
+    present = {line.split(b":", 1)[0].strip().lower() for line in message.split(b"\n\n", 1)[0].splitlines() if b":" in line}
+    include = [h for h in headers if h in present or h == b"from"]
+    signature: bytes = dkim.sign(message, key.selector.encode(), key.domain.encode(), key.dkimpy_private_key(),
+                                 canonicalize=canonicalize, include_headers=include,
+                                 signature_algorithm=key.signature_algorithm)
+    return signature
+
+
+def dnsfunc_for(resolver: Any) -> Any:
+    """dkimpy's ``dnsfunc(name, timeout)`` over a dnspython-shaped resolver."""
+
+    def get_txt(name: bytes | str, timeout: float = 5) -> bytes | None:
+        qname = name.decode() if isinstance(name, bytes) else name
+        try:
+            answer = resolver.resolve(qname, "TXT")
+        except dns.exception.DNSException:
+            return None
+        for rdata in answer:
+            return b"".join(rdata.strings)
+        return None
+
+    return get_txt
+
+
+def verify_message(message: bytes, resolver: Any) -> list[bool]:
+    """Verify every ``DKIM-Signature`` of ``message`` (top first), keys through ``resolver``.
+
+    Raises
+    ------
+    None
+        A signature that cannot be checked (no key, bad syntax) is ``False``.
+    """
+    verifier = dkim.DKIM(message)
+    count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
+    results = []
+    get_txt = dnsfunc_for(resolver)
+    for idx in range(count):
+        try:
+            results.append(bool(verifier.verify(idx=idx, dnsfunc=get_txt)))
+        except dkim.DKIMException:
+            results.append(False)
+    return results
