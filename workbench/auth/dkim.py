@@ -21,9 +21,9 @@ from typing import Any
 import dkim
 import dns.exception
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from workbench.auth.dkim_keys import DkimKey
+from workbench.auth.dkim_keys import DkimKey, PublicKeyInfo
 
 __all__ = ["DkimKeyRecord", "DkimRecordError", "parse_key_record", "sign_message", "verify_message"]
 
@@ -139,7 +139,7 @@ def parse_key_record(text: str) -> DkimKeyRecord:
     )
 
 
-def matches(record: DkimKeyRecord, key: DkimKey) -> bool:
+def matches(record: DkimKeyRecord, key: DkimKey | PublicKeyInfo) -> bool:
     """Whether the published key is the public half of ``key``."""
     if record.revoked or record.key_type != key.algorithm:
         return False
@@ -148,7 +148,7 @@ def matches(record: DkimKeyRecord, key: DkimKey) -> bool:
     except (binascii.Error, ValueError):
         return False
     ours = base64.b64decode(key.public_key_b64())
-    if isinstance(key.private_key, ed25519.Ed25519PrivateKey) or published == ours:
+    if key.algorithm == "ed25519" or published == ours:
         return published == ours
     try:
         return published == _pkcs1(ours)
@@ -214,3 +214,60 @@ def verify_message(message: bytes, resolver: Any) -> list[bool]:
         except dkim.DKIMException:
             results.append(False)
     return results
+
+
+def check_selector(domain: str, selector: str, key: DkimKey | PublicKeyInfo | None, *, today: Any = None, max_age_days: int = 180,
+                   managed_by: str | None = None) -> Any:
+    """The findings for one selector of ``domain`` (sans-I/O generator; see :mod:`workbench.auth.sansio`).
+
+    ``key`` is our private key for the selector (``None``: we hold none, e.g. an ESP signs).
+    """
+    from workbench.auth.findings import finding
+    from workbench.auth.sansio import lookup
+
+    name = f"{selector}._domainkey.{domain}"
+    publish = ""
+    if key is not None:
+        from workbench.auth.dkim_keys import txt_strings
+
+        publish = f"{name}. IN TXT " + " ".join(f'"{s}"' for s in txt_strings(key.txt_record()))
+    status, rdatas = yield from lookup(name, "TXT")
+    if status in ("timeout", "error"):
+        return [finding("dkim.dns_error", domain, f"TXT {name}: DNS {status}", subject=name)]
+    texts = [b"".join(rd.strings).decode("ascii", "replace") for rd in rdatas]
+    texts = [t for t in texts if "p=" in t] or texts
+    if not texts:
+        return [finding("dkim.missing", domain, f"no key at {name} ({status})", subject=name,
+                        fix=publish or f"publish the key your ESP gives for selector {selector}")]
+    try:
+        record = parse_key_record(texts[0])
+    except DkimRecordError as exc:
+        return [finding("dkim.syntax", domain, f"{name}: {exc}", subject=name, fix=publish)]
+    out = []
+    if record.revoked:
+        return [finding("dkim.revoked", domain, f"{name} has an empty p= (revoked)", subject=name,
+                        fix=publish or f"stop signing with {selector}")]
+    if "email" not in record.services and "*" not in record.services:
+        out.append(finding("dkim.not_email", domain, f"{name}: s={':'.join(record.services)}", subject=name, fix=publish))
+    if record.key_type == "rsa" and record.bits is not None:
+        if record.bits < 1024:
+            out.append(finding("dkim.weak_key", domain, f"{name}: RSA {record.bits} bits", subject=name,
+                               fix="generate a 2048-bit key under a new selector (`workbench dkim keygen`)"))
+        elif record.bits < 2048:
+            out.append(finding("dkim.short_key", domain, f"{name}: RSA {record.bits} bits", subject=name,
+                               fix="rotate to a 2048-bit key under a new selector"))
+    if record.testing:
+        out.append(finding("dkim.testing", domain, f"{name}: t=y", subject=name, fix=publish.replace("; t=y", "")))
+    if key is None:
+        out.append(finding("dkim.no_private_key", domain, f"{name}: no private key in the keys folder"
+                           + (f" (signed by {managed_by})" if managed_by else ""), subject=name))
+    else:
+        if not matches(record, key):
+            out.append(finding("dkim.key_mismatch", domain, f"{name} publishes a key that is not ours ({record.key_type}, "
+                               f"{record.bits} bits): signatures with our key fail", subject=name, fix=publish))
+        if today is not None and key.created is not None and (today - key.created).days > max_age_days:
+            out.append(finding("dkim.key_old", domain, f"{name}: key created {key.created}, {(today - key.created).days} days ago",
+                               subject=name, fix="rotate: `workbench dkim plan` prints the steps"))
+    if not out or all(f.code == "dkim.no_private_key" for f in out):
+        out.append(finding("dkim.ok", domain, f"{name}: {record.key_type} {record.bits} bits", subject=name))
+    return out

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from workbench.errors import ConfigError
 
-__all__ = ["DkimKey", "default_keys_dir", "generate_key", "list_keys", "load_private_key", "store_key", "txt_strings"]
+__all__ = ["DkimKey", "PublicKeyInfo", "default_keys_dir", "generate_key", "list_keys", "load_private_key", "store_key", "txt_strings"]
 
 MIN_RSA_BITS = 2048
 
@@ -40,6 +40,25 @@ def default_keys_dir() -> Path:
     from workbench.config import Settings
 
     return Settings.load().data_dir / "keys"
+
+
+@dataclass(frozen=True)
+class PublicKeyInfo:
+    """The public half of a key and its metadata: what an audit needs (picklable, no secret)."""
+
+    domain: str
+    selector: str
+    algorithm: str
+    public_key: str
+    bits: int
+    created: date | None = None
+
+    def public_key_b64(self) -> str:
+        return self.public_key
+
+    def txt_record(self, *, testing: bool = False) -> str:
+        flags = "; t=y" if testing else ""
+        return f"v=DKIM1; k={self.algorithm}{flags}; p={self.public_key}"
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,10 @@ class DkimKey:
         """The TXT record to publish at :attr:`record_name`."""
         flags = "; t=y" if testing else ""
         return f"v=DKIM1; k={self.algorithm}{flags}; p={self.public_key_b64()}"
+
+    def info(self) -> PublicKeyInfo:
+        """The public half and metadata (what the audit compares with DNS)."""
+        return PublicKeyInfo(self.domain, self.selector, self.algorithm, self.public_key_b64(), self.bits, self.created)
 
     @property
     def record_name(self) -> str:

@@ -360,6 +360,8 @@ class RecordsResolver:
         dns.exception.SyntaxError
             The text is not a valid zone file.
         """
+        if "$TTL" not in text:
+            text = "$TTL 300\n" + text
         zone = dns.zone.from_text(text, origin=dns.name.root, relativize=False, check_origin=False)
         for name, node in zone.nodes.items():
             for rdataset in node.rdatasets:

@@ -101,6 +101,16 @@ def lookup(name: str | dns.name.Name, rdtype: str) -> Generator[Query | WebGet, 
     return "ok", list(answer)
 
 
+def canonical_name(name: str | dns.name.Name, rdtype: str) -> Generator[Query | WebGet, Any, str | None]:
+    """The name an answer came from after CNAMEs (asked again: resolvers cache it), or ``None``."""
+    try:
+        answer = yield Query(to_name(name), rdtype)
+    except dns.exception.DNSException:
+        return None
+    found = getattr(answer, "canonical_name", None)
+    return found.to_text(omit_final_dot=True) if found is not None else None
+
+
 def drive(step: Step[T], resolver: Any, web: Web | None = None, record: Callable[[Any, Any], None] | None = None) -> T:
     """Run a check against a sync resolver (and web fetcher); ``record(request, outcome)``
     sees every request and its answer or exception.

@@ -8,7 +8,7 @@ Examples
 >>> ctx = MacroContext(ip="192.0.2.3", sender="strong-bad@email.example.com", domain="email.example.com", helo="mx.example.org")
 >>> expand("%{ir}.%{v}._spf.%{d2}", ctx)
 '3.2.0.192.in-addr._spf.example.com'
->>> expand("%{l-r}.%{o}", ctx)
+>>> expand("%{lr-}.%{o}", ctx)
 'bad.strong.email.example.com'
 """
 
