@@ -4,7 +4,9 @@
 
 - ``infrastructure.yaml``: pools, IPs (and their MTA names), sending domains, campaigns;
 - ``sendlogs/``: the events, in the formats real systems write (see :mod:`.writers`);
-- ``audience/contacts.csv``: the contacts with their attributes and lists.
+- ``audience/contacts.csv``: the contacts with their attributes and lists;
+- ``dns/brightmart.example.zone`` (and ``dns/web/``, ``.keys/``): the world's DNS with a few
+  authentication faults, and our DKIM keys (see :mod:`.zone`).
 
 The same ``(seed, end, events, days)`` gives byte-identical files. Generation is columnar:
 about a million events a second on two cores.
@@ -23,6 +25,7 @@ import polars as pl
 import yaml
 
 from workbench.synth import sends, writers
+from workbench.synth.zone import write_dns
 from workbench.synth.world import World, make_calendar, make_contacts, window
 
 __all__ = ["SynthResult", "World", "generate"]
@@ -89,6 +92,7 @@ def generate(
     by_format = writers.write_sources(out / "sendlogs", world, evs, msgs.select("msgno", "remote_ip"), progress)
     write_contacts(out / "audience" / "contacts.csv", contacts)
     write_infrastructure(out / "infrastructure.yaml", world, calendar, start, days)
+    write_dns(out, world, seed)
     t2 = time.perf_counter()
     return SynthResult(out, len(contacts), len(msgs), len(evs), by_format, start, (start + timedelta(days=days - 1)).date(), t1 - t0, t2 - t1)
 
