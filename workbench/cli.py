@@ -252,6 +252,13 @@ def demo(ctx: click.Context, events: int, fresh: bool, db: Path | None) -> None:
     run_demo(ctx.obj["settings"].with_db(db or ctx.obj.get("db")), events=events, fresh=fresh, console=out)
 
 
+from workbench.commands.auth import audit_command, dkim_group, dns_group  # noqa: E402
+
+cli.add_command(audit_command)
+cli.add_command(dns_group)
+cli.add_command(dkim_group)
+
+
 def main() -> None:
     """Entry point of the ``workbench`` script."""
     cli(obj={})

@@ -216,7 +216,7 @@ def verify_message(message: bytes, resolver: Any) -> list[bool]:
     return results
 
 
-def check_selector(domain: str, selector: str, key: DkimKey | PublicKeyInfo | None, *, today: Any = None, max_age_days: int = 180,
+def check_selector(domain: str, selector: str, key: DkimKey | PublicKeyInfo | None, *, today: Any = None, max_age_days: int = 365,
                    managed_by: str | None = None) -> Any:
     """The findings for one selector of ``domain`` (sans-I/O generator; see :mod:`workbench.auth.sansio`).
 

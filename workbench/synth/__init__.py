@@ -92,7 +92,7 @@ def generate(
     by_format = writers.write_sources(out / "sendlogs", world, evs, msgs.select("msgno", "remote_ip"), progress)
     write_contacts(out / "audience" / "contacts.csv", contacts)
     write_infrastructure(out / "infrastructure.yaml", world, calendar, start, days)
-    write_dns(out, world, seed)
+    write_dns(out, world, seed, (start + timedelta(days=days - 1)).date())
     t2 = time.perf_counter()
     return SynthResult(out, len(contacts), len(msgs), len(evs), by_format, start, (start + timedelta(days=days - 1)).date(), t1 - t0, t2 - t1)
 

@@ -17,8 +17,8 @@ Planted faults (what the audit must find):
 3. ``tx.``: DMARC ``p=none`` without ``rua``;
 4. ``192.0.2.11`` (``mta2``): its PTR name resolves to ``192.0.2.12`` (no FCrDNS);
 
-and two smaller ones: ``notify.`` keeps DMARCbis-removed ``pct=50``, and the sending
-subdomains publish no MTA-STS. Keys are derived from the seed, so the same seed writes the
+and smaller ones: ``notify.`` keeps DMARCbis-removed ``pct=50``, the ``bm2025`` keys are
+older than a year, and the sending subdomains publish no MTA-STS. Keys are derived from the seed, so the same seed writes the
 same bytes (these keys are for the synthetic world only: never sign real mail with them).
 """
 
@@ -28,7 +28,7 @@ import hashlib
 import random
 from functools import lru_cache
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -41,9 +41,9 @@ __all__ = ["ZONE_FILE", "world_keys", "write_dns", "zone_text"]
 ZONE_FILE = "brightmart.example.zone"
 _SMALL_PRIMES = [p for p in range(3, 2000) if all(p % d for d in range(2, int(p**0.5) + 1))]
 
-#: our own DKIM keys: (domain prefix, selector, created)
-OUR_KEYS = [("", "bm2026", date(2026, 1, 5)), ("news.", "bm2026", date(2026, 1, 5)), ("news.", "bm2025", date(2025, 1, 6)),
-            ("tx.", "bm2026", date(2026, 1, 5)), ("tx.", "bm2025", date(2025, 1, 6))]
+#: our own DKIM keys: (domain prefix, selector, age in days at the end of the window)
+OUR_KEYS = [("", "bm2026", 200), ("news.", "bm2026", 200), ("news.", "bm2025", 560), ("tx.", "bm2026", 200),
+            ("tx.", "bm2025", 560)]
 
 LOGO = b"""<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-ps" viewBox="0 0 64 64">
@@ -93,10 +93,11 @@ def seeded_rsa(seed: str, bits: int = 2048) -> rsa.RSAPrivateKey:
     return numbers.private_key()
 
 
-def world_keys(world: World, seed: int) -> list[DkimKey]:
-    """Our DKIM keys in the world (derived from the seed)."""
-    return [DkimKey(f"{prefix}{world.root}", selector, seeded_rsa(f"{seed}/{prefix}{world.root}/{selector}"), created)
-            for prefix, selector, created in OUR_KEYS]
+def world_keys(world: World, seed: int, end: date | None = None) -> list[DkimKey]:
+    """Our DKIM keys in the world (derived from the seed; created ``age`` days before ``end``)."""
+    end = end or date.today()
+    return [DkimKey(f"{prefix}{world.root}", selector, seeded_rsa(f"{seed}/{prefix}{world.root}/{selector}"),
+                    end - timedelta(days=age)) for prefix, selector, age in OUR_KEYS]
 
 
 def _txt(name: str, record: str) -> str:
@@ -132,7 +133,7 @@ def zone_text(world: World, seed: int = 42) -> str:
         "@                  IN A 192.0.2.80",
         "mx1                IN A 192.0.2.25",
         "mta-sts            IN A 192.0.2.80",
-        f'_dmarc             IN TXT "v=DMARC1; p=reject; sp=quarantine; rua=mailto:dmarc@{root},mailto:brightmart@reports.dmarc-analyzer.example; adkim=r; aspf=r"',
+        f'_dmarc             IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@{root},mailto:brightmart@reports.dmarc-analyzer.example; adkim=r; aspf=r"',
         '_mta-sts           IN TXT "v=STSv1; id=20260301T000000"',
         f'_smtp._tls         IN TXT "v=TLSRPTv1; rua=mailto:tls-reports@{root}"',
         f'default._bimi      IN TXT "v=BIMI1; l=https://{root}/bimi/logo.svg; a=https://{root}/bimi/vmc.pem"',
@@ -150,7 +151,7 @@ def zone_text(world: World, seed: int = 42) -> str:
         "s1._domainkey.contact IN CNAME s1.domainkey.u1234.wl.sendgrid.example.",
         "s2._domainkey.contact IN CNAME s2.domainkey.u1234.wl.sendgrid.example.",
         "; tx. (transactional, Postfix) -- DMARC p=none without rua",
-        f'tx                 IN TXT "v=spf1 ip4:{ip[f"mta1.{root}"]} -all"',
+        f'tx                 IN TXT "v=spf1 ip4:{ip[f"mta1.{root}"]} ip4:{ip[f"mta2.{root}"]} -all"',
         "tx                 IN MX 10 mx1",
         '_dmarc.tx          IN TXT "v=DMARC1; p=none"',
         _txt("bm2026._domainkey.tx", keys[(f"tx.{root}", "bm2026")].txt_record()),
@@ -170,7 +171,7 @@ def zone_text(world: World, seed: int = 42) -> str:
         f"25                 IN PTR mx1.{root}.",
         "$ORIGIN reports.dmarc-analyzer.example.",
         '@                  IN MX 10 mx.dmarc-analyzer.example.',
-        f'{root}._report._dmarc.dmarc-analyzer.example. IN TXT "v=DMARC1"',
+        f'{root}._report._dmarc IN TXT "v=DMARC1"',
         "$ORIGIN sendgrid.example.",
         '@                  IN TXT "v=spf1 include:_spf1.sendgrid.example include:_spf2.sendgrid.example -all"',
         '_spf1              IN TXT "v=spf1 ip4:198.51.100.0/25 -all"',
@@ -208,7 +209,7 @@ def zone_text(world: World, seed: int = 42) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_dns(out: Path, world: World, seed: int = 42) -> Path:
+def write_dns(out: Path, world: World, seed: int = 42, end: date | None = None) -> Path:
     """Write the zone file, the offline web documents and our keys under ``out``; returns the zone path."""
     dns_dir = out / "dns"
     dns_dir.mkdir(parents=True, exist_ok=True)
@@ -220,6 +221,6 @@ def write_dns(out: Path, world: World, seed: int = 42) -> Path:
     logo = dns_dir / "web" / world.root / "bimi" / "logo.svg"
     logo.parent.mkdir(parents=True, exist_ok=True)
     logo.write_bytes(LOGO)
-    for key in world_keys(world, seed):
+    for key in world_keys(world, seed, end):
         store_key(key, out / ".keys", overwrite=True)
     return zone
