@@ -2,7 +2,8 @@
 
 1. synthesise the world into ``data/raw`` (once per size and day; ``--fresh`` redoes it),
 2. load it into the store (a no-op for files already loaded),
-3. print what is in the store and the headline numbers.
+3. print what is in the store and the headline numbers,
+4. audit the sending domains' authentication offline (the world's zone, ``data/dns``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
         """
     )
     console.print(headline)
+    console.print("[bold]4/4[/] authentication audit of the sending domains (offline, data/dns)")
+    from workbench.auth.demo import run_audit_step
+
+    run_audit_step(settings, store, raw, console)
+    # TODO(issue 3): render notebooks/05_auth_audit.ipynb with the report runner once it lands
+    # (parameters: db_path, since_days); tests/test_notebook_05.py runs it with papermill meanwhile.
     took = time.perf_counter() - t0
     console.print(f"done in {took:.0f} s. Explore with `workbench status`, `workbench quarantine`, or open JupyterLab "
                   f"(`.venv/bin/jupyter lab`) on {settings.db_path}.")

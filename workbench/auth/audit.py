@@ -243,9 +243,9 @@ def run_audit(specs: Iterable[DomainSpec], factory: Callable[[], tuple[Any, Any]
     chunks = [specs[i::processes] for i in range(processes)]
     with ProcessPoolExecutor(max_workers=processes) as pool:
         parts = list(pool.map(_worker, [(c, factory, today, concurrency) for c in chunks]))
-    order = {id(s): i for i, s in enumerate(specs)}
-    merged = [a for part in parts for a in part]
+    merged: list[DomainAudit] = [None] * len(specs)  # type: ignore[list-item]
+    for i, part in enumerate(parts):
+        merged[i::processes] = part
     if progress:
         progress(len(merged))
-    by_domain = {a.spec.domain: a for a in merged}
-    return [by_domain[s.domain] for s in specs] if len(by_domain) == len(specs) else sorted(merged, key=lambda a: order.get(id(a.spec), 0))
+    return merged
