@@ -86,7 +86,7 @@ class Answers:
                 records: list[str] = []
             else:
                 status = "ok"
-                records = [rd.to_text() for rd in outcome]
+                records = [_text(rd) for rd in outcome]
             out.append({"qname": name.to_text(omit_final_dot=True), "rdtype": kind, "status": status, "records": records})
         for url, response in sorted(self.web.items()):
             out.append({"qname": url, "rdtype": "HTTPS", "status": "ok" if response.ok else (response.error or str(response.status)),
@@ -100,6 +100,15 @@ class Answers:
 
     def __len__(self) -> int:
         return len(self.dns) + len(self.web)
+
+
+def _text(rdata: Any) -> str:
+    """An rdata in zone-file syntax (TXT and addresses without dnspython's slower path)."""
+    strings = getattr(rdata, "strings", None)
+    if strings is not None:
+        return " ".join('"' + s.decode("ascii", "backslashreplace").replace('"', '\\"') + '"' for s in strings)
+    address = getattr(rdata, "address", None)
+    return str(address) if address is not None else str(rdata.to_text())
 
 
 def is_dns_error(outcome: Any) -> bool:

@@ -210,10 +210,12 @@ class LiveResolver:
 
 @dataclass
 class AsyncLiveResolver:
-    """Live DNS through dnspython's asynchronous resolver, with a shared cache.
+    """Live DNS, asynchronous, with a shared cache.
 
     Concurrent identical queries share one request; failures are cached too. The
-    parameters are those of :class:`LiveResolver`.
+    parameters are those of :class:`LiveResolver`, plus ``transport``: ``"udp"`` (default:
+    :class:`workbench.auth.udp.UdpClient`, one multiplexed socket per nameserver, several
+    times faster when auditing many domains) or ``"dnspython"`` (dnspython's async resolver).
     """
 
     nameservers: list[str] | None = None
@@ -221,13 +223,25 @@ class AsyncLiveResolver:
     timeout: float = 2.0
     lifetime: float = 5.0
     retries: int = 1
-    _resolver: dns.asyncresolver.Resolver = field(init=False, repr=False)
+    transport: str = "udp"
+    _resolver: Any = field(init=False, repr=False)
     _cache: dict[tuple[dns.name.Name, int], Any] = field(init=False, repr=False, default_factory=dict)
     queries: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        self._resolver = dns.asyncresolver.Resolver(configure=self.nameservers is None)
-        _configure(self._resolver, self.nameservers, self.port, self.timeout, self.lifetime)
+        if self.transport == "udp":
+            from workbench.auth.udp import UdpClient
+
+            if self.nameservers:
+                servers = [nameserver_spec(ns, self.port) for ns in self.nameservers]
+                pairs = [(ns.address, ns.port) for ns in servers]
+            else:
+                system = dns.resolver.Resolver(configure=True)
+                pairs = [(getattr(ns, "address", ns), getattr(ns, "port", 53)) for ns in system.nameservers]
+            self._resolver = UdpClient(pairs, self.timeout, self.lifetime)
+        else:
+            self._resolver = dns.asyncresolver.Resolver(configure=self.nameservers is None)
+            _configure(self._resolver, self.nameservers, self.port, self.timeout, self.lifetime)
 
     def describe(self) -> str:
         """Where the answers come from, for reports."""
@@ -255,6 +269,8 @@ class AsyncLiveResolver:
         for attempt in range(self.retries + 1):
             self.queries += 1
             try:
+                if self.transport == "udp":
+                    return await self._resolver.resolve(name, rdtype)
                 return await self._resolver.resolve(name, rdtype, search=False)
             except dns.resolver.LifetimeTimeout as exc:
                 if attempt == self.retries:
@@ -264,6 +280,11 @@ class AsyncLiveResolver:
             except dns.exception.DNSException as exc:
                 return no_nameservers(name, dns.rdatatype.RdataType(rdtype), str(exc))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close the sockets of the UDP transport (safe to call twice)."""
+        if self.transport == "udp":
+            self._resolver.close()
 
 
 # -- offline -----------------------------------------------------------------------------------
