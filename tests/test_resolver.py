@@ -126,11 +126,58 @@ def test_async_live_resolver_shares_requests_and_caches(knot_server) -> None:
             await resolver.resolve("nothere.brightmart.example", "TXT")
         with pytest.raises(dns.resolver.NXDOMAIN):  # cached failure, raised again
             await resolver.resolve("nothere.brightmart.example", "TXT")
+        resolver.close()
         return [sorted(rd.to_text() for rd in a) for a in answers]
 
     results = asyncio.run(ask())
     assert all(r == ['"v=spf1 ip4:198.51.100.0/24 -all"'] for r in results)
     assert resolver.queries == 2
+
+
+@pytest.mark.parametrize("transport", ["udp", "dnspython"])
+def test_async_transports_answer_like_the_zone(knot_server, transport: str) -> None:
+    host, port = knot_server(ZONE)
+    resolver = AsyncLiveResolver([f"{host}:{port}"], timeout=1.0, lifetime=2.0, transport=transport)
+    offline = RecordsResolver.from_text(ZONE)
+
+    async def ask() -> list[object]:
+        got = []
+        for qname, rdtype in QUESTIONS:
+            try:
+                answer = await resolver.resolve(qname, rdtype)
+                got.append(sorted(rd.to_text() for rd in answer))
+            except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers,
+                    dns.resolver.LifetimeTimeout) as exc:
+                got.append(type(exc).__name__)
+        resolver.close()
+        return got
+
+    assert asyncio.run(ask()) == [outcome(offline, q, t) for q, t in QUESTIONS]
+
+
+def test_udp_transport_times_out_then_uses_the_next_server(knot_server) -> None:
+    host, port = knot_server(ZONE)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    try:
+        dead = f"127.0.0.1:{silent.getsockname()[1]}"
+        resolver = AsyncLiveResolver([dead, f"{host}:{port}"], timeout=0.1, lifetime=2.0)
+        alone = AsyncLiveResolver([dead], timeout=0.05, lifetime=0.15, retries=0)
+
+        async def ask() -> tuple[list[str], str]:
+            answer = await resolver.resolve("mx1.brightmart.example", "A")
+            try:
+                await alone.resolve("mx1.brightmart.example", "A")
+                failed = "answered"
+            except dns.resolver.LifetimeTimeout:
+                failed = "LifetimeTimeout"
+            resolver.close()
+            alone.close()
+            return [rd.to_text() for rd in answer], failed
+
+        assert asyncio.run(ask()) == (["192.0.2.25"], "LifetimeTimeout")
+    finally:
+        silent.close()
 
 
 def test_live_resolver_times_out_and_retries() -> None:

@@ -217,7 +217,12 @@ async def audit_async(specs: Sequence[DomainSpec], resolver: Any, web: Any = Non
             progress(1)
         return DomainAudit(spec, audit(spec, answers, today=today), answers.rows())
 
-    return list(await asyncio.gather(*(one(s) for s in specs)))
+    try:
+        return list(await asyncio.gather(*(one(s) for s in specs)))
+    finally:
+        close = getattr(resolver, "close", None)
+        if callable(close):
+            close()  # sockets belong to this event loop
 
 
 def _worker(payload: tuple[list[DomainSpec], Callable[[], tuple[Any, Any]], date | None, int]) -> list[DomainAudit]:

@@ -54,6 +54,7 @@ class UdpClient:
         self.lifetime = lifetime
         self._loop: asyncio.AbstractEventLoop | None = None
         self._endpoints: dict[tuple[str, int], tuple[asyncio.DatagramTransport, _Protocol]] = {}
+        self._opening: dict[tuple[str, int], asyncio.Future[Any]] = {}
         self._next_id = random.randrange(65536)
 
     async def _endpoint(self, server: tuple[str, int]) -> tuple[asyncio.DatagramTransport, _Protocol]:
@@ -62,8 +63,12 @@ class UdpClient:
             self.close()
             self._loop = loop
         if server not in self._endpoints:
-            transport, protocol = await loop.create_datagram_endpoint(_Protocol, remote_addr=server)
-            self._endpoints[server] = (transport, protocol)
+            opening = self._opening.get(server)
+            if opening is None:  # one socket per server, however many queries start at once
+                opening = asyncio.ensure_future(loop.create_datagram_endpoint(_Protocol, remote_addr=server))
+                self._opening[server] = opening
+            transport, protocol = await opening
+            self._endpoints.setdefault(server, (transport, protocol))
         return self._endpoints[server]
 
     def close(self) -> None:
@@ -71,6 +76,7 @@ class UdpClient:
         for transport, _ in self._endpoints.values():
             transport.close()
         self._endpoints.clear()
+        self._opening.clear()
 
     def _id(self, protocol: _Protocol) -> int:
         for _ in range(65536):
