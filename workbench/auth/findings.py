@@ -31,7 +31,6 @@ CODES: dict[str, tuple[str, str]] = {
     "spf.pass_all": ("error", "+all authorises every host on the internet"),
     "spf.neutral_all": ("warning", "?all (or no all): mail from anyone is neutral, not rejected"),
     "spf.ptr": ("warning", "ptr is deprecated (RFC 7208 §5.5): slow, and ignored by some receivers"),
-    "spf.long_string": ("error", "a TXT character-string over 255 bytes cannot be published"),
     "spf.large_answer": ("warning", "the TXT answer is over 512 bytes: needs TCP or EDNS, some resolvers fail"),
     "spf.redirect_ignored": ("info", "redirect= is ignored because the record ends in all"),
     "spf.ip_not_authorized": ("error", "one of our sending IPs does not pass SPF"),
