@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -103,10 +104,8 @@ async def bare_dnspython(questions: list[tuple[str, str]], host: str, port: int,
 
     async def ask(q: tuple[str, str]) -> None:
         async with gate:
-            try:
+            with contextlib.suppress(dns.exception.DNSException):
                 await resolver.resolve(q[0], q[1])
-            except dns.exception.DNSException:
-                pass
 
     t = time.perf_counter()
     await asyncio.gather(*(ask(q) for q in questions))

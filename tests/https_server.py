@@ -60,7 +60,7 @@ class HttpsServer:
         docs, seen = documents, self.requests
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 host = (self.headers.get("Host") or "").split(":")[0]
                 seen.append((host, self.path))
                 found = docs.get((host, self.path))

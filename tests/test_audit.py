@@ -9,7 +9,6 @@ import pytest
 
 from tests.conftest import WORLD_END
 from tests.https_server import HttpsServer
-from workbench.auth.answers import Answers
 from workbench.auth.audit import DomainSpec, audit, fetch_answers, run_audit
 from workbench.auth.resolver import RecordsResolver
 from workbench.auth.run import AuditSetup

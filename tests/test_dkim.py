@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from workbench.auth.dkim import DkimRecordError, matches, parse_key_record, sign_message, verify_message
+from workbench.auth.dkim import (
+    DkimRecordError,
+    matches,
+    parse_key_record,
+    sign_message,
+    verify_message,
+)
 from workbench.auth.dkim_keys import DkimKey, generate_key, list_keys, load_private_key, txt_strings
 from workbench.auth.resolver import LiveResolver, RecordsResolver
 from workbench.errors import ConfigError

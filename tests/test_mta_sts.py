@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from tests.https_server import HttpsServer
-from workbench.auth.mta_sts import PolicyError, check_mta_sts, check_tls_rpt, mx_matches, parse_policy
+from workbench.auth.mta_sts import (
+    PolicyError,
+    check_mta_sts,
+    check_tls_rpt,
+    mx_matches,
+    parse_policy,
+)
 from workbench.auth.resolver import RecordsResolver
 from workbench.auth.sansio import WebGet, drive
 from workbench.auth.web import HttpsFetcher, OfflineWeb

@@ -9,7 +9,12 @@ from pathlib import Path
 import dns.resolver
 import pytest
 
-from workbench.auth.resolver import AsyncLiveResolver, LiveResolver, RecordsResolver, nameserver_spec
+from workbench.auth.resolver import (
+    AsyncLiveResolver,
+    LiveResolver,
+    RecordsResolver,
+    nameserver_spec,
+)
 from workbench.errors import ConfigError
 
 ZONE = """
@@ -92,7 +97,7 @@ def test_zone_files_from_folder_and_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no zone file"):
         RecordsResolver.from_zone_files([tmp_path / "missing"])
     (tmp_path / "bad.zone").write_text("this is not a zone\n")
-    with pytest.raises(ConfigError, match="bad.zone"):
+    with pytest.raises(ConfigError, match=r"bad\.zone"):
         RecordsResolver.from_zone_files([tmp_path / "bad.zone"])
 
 

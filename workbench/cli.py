@@ -252,11 +252,10 @@ def demo(ctx: click.Context, events: int, fresh: bool, db: Path | None) -> None:
     run_demo(ctx.obj["settings"].with_db(db or ctx.obj.get("db")), events=events, fresh=fresh, console=out)
 
 
-from workbench.commands.auth import audit_command, dkim_group, dns_group  # noqa: E402
+from workbench.commands import auth as _auth  # noqa: E402
 
-cli.add_command(audit_command)
-cli.add_command(dns_group)
-cli.add_command(dkim_group)
+for _command in _auth.COMMANDS:  # workbench audit, workbench dns, workbench dkim
+    cli.add_command(_command)
 
 
 def main() -> None:

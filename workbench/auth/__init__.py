@@ -17,7 +17,13 @@ from workbench.auth.findings import CODES, Finding
 from workbench.auth.records import records_for, rotation_plan
 from workbench.auth.resolver import AsyncLiveResolver, LiveResolver, RecordsResolver
 from workbench.auth.run import AuditRun, AuditSetup, audit_store_domains
-from workbench.auth.store import audit_history, domain_specs, finding_changes, latest_findings, status_grid
+from workbench.auth.store import (
+    audit_history,
+    domain_specs,
+    finding_changes,
+    latest_findings,
+    status_grid,
+)
 
 __all__ = [
     "CODES",

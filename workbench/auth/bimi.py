@@ -63,11 +63,11 @@ def _record(name: str) -> Gen:
 def check_bimi(domain: str, dmarc: DmarcRecord | None) -> Gen:
     """BIMI findings for ``domain`` (its own record, else its organizational domain's)."""
     subject = f"default._bimi.{domain}"
-    status, records = yield from _record(subject)
+    _, records = yield from _record(subject)
     org = organizational_domain(domain)
     if not records and org != domain:
         subject = f"default._bimi.{org}"
-        status, records = yield from _record(subject)
+        _, records = yield from _record(subject)
     example = f'{subject}. IN TXT "v=BIMI1; l=https://{org}/bimi/logo.svg; a=https://{org}/bimi/vmc.pem"'
     if not records:
         return [finding("bimi.missing", domain, f"no BIMI record at {subject}", subject=subject, fix=example)]

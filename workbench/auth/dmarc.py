@@ -213,7 +213,7 @@ def check_dmarc(domain: str, *, envelope_domain: str | None = None, dkim_domain:
             if organizational_domain(dest) == organizational_domain(where):
                 continue
             auth_name = f"{where}._report._dmarc.{dest}"
-            s, rdatas = yield from lookup(auth_name, "TXT")
+            _, rdatas = yield from lookup(auth_name, "TXT")
             texts = [b"".join(rd.strings).decode("utf-8", "replace").lower() for rd in rdatas]
             if not any(t.startswith("v=dmarc1") for t in texts):
                 out.append(finding("dmarc.external_unauthorized", domain,

@@ -92,7 +92,7 @@ def _tags(text: str) -> dict[str, str]:
 
 def check_mta_sts(domain: str, mx_hosts: list[str]) -> Gen:
     """MTA-STS findings for ``domain`` whose MX hosts are ``mx_hosts``."""
-    status, records = yield from _record(f"_mta-sts.{domain}", "v=STSv1")
+    _, records = yield from _record(f"_mta-sts.{domain}", "v=STSv1")
     subject = f"_mta-sts.{domain}"
     example = (f'{subject}. IN TXT "v=STSv1; id=20260101T000000"  and  https://mta-sts.{domain}/.well-known/mta-sts.txt: '
                f"version: STSv1 / mode: testing / mx: {(mx_hosts or ['mx.' + domain])[0]} / max_age: 604800")
@@ -137,7 +137,7 @@ def check_mta_sts(domain: str, mx_hosts: list[str]) -> Gen:
 def check_tls_rpt(domain: str) -> Gen:
     """TLS-RPT findings for ``domain``."""
     subject = f"_smtp._tls.{domain}"
-    status, records = yield from _record(subject, "v=TLSRPTv1")
+    _, records = yield from _record(subject, "v=TLSRPTv1")
     fix = f'{subject}. IN TXT "v=TLSRPTv1; rua=mailto:tls-reports@{domain}"'
     if not records:
         return [finding("tls_rpt.missing", domain, f"no {subject} record", subject=subject, fix=fix)]

@@ -35,7 +35,7 @@ def check_mx(domain: str, *, receives_bounces: bool = True) -> Gen:
     out: list[Finding] = []
     for host in hosts:
         s4, a = yield from lookup(host, "A")
-        s6, aaaa = yield from lookup(host, "AAAA")
+        _, aaaa = yield from lookup(host, "AAAA")
         if not a and not aaaa:
             out.append(finding("mx.no_address", domain, f"MX {host} has no A/AAAA ({s4})", subject=host,
                                fix=f"{host}. IN A <the mail server's address>"))

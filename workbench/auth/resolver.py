@@ -121,12 +121,12 @@ def _port(text: str, spec: str) -> int:
 def no_nameservers(name: dns.name.Name, rdtype: dns.rdatatype.RdataType, why: str) -> dns.resolver.NoNameservers:
     """dnspython's ``NoNameservers`` for a query that failed for ``why`` (a loop, SERVFAIL)."""
     request = dns.message.make_query(name, rdtype)
-    return dns.resolver.NoNameservers(request=request, errors=[("offline", False, 53, why, None)])
+    return dns.resolver.NoNameservers(request=request, errors=[("offline", False, 53, why, None)])  # type: ignore[no-untyped-call]
 
 
 def lifetime_timeout(seconds: float = 0.0) -> dns.resolver.LifetimeTimeout:
     """dnspython's ``LifetimeTimeout`` (used by resolvers that simulate a timeout)."""
-    return dns.resolver.LifetimeTimeout(timeout=seconds, errors=[])
+    return dns.resolver.LifetimeTimeout(timeout=seconds, errors=[])  # type: ignore[no-untyped-call]
 
 
 # -- live ------------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ class LiveResolver:
     def _query(self, name: dns.name.Name, rdtype: int) -> Any:
         for attempt in range(self.retries + 1):
             try:
-                return self._resolver.resolve(name, rdtype, search=False)
+                return self._resolver.resolve(name, dns.rdatatype.RdataType(rdtype), search=False)
             except dns.resolver.LifetimeTimeout as exc:
                 if attempt == self.retries:
                     return exc
@@ -237,7 +237,7 @@ class AsyncLiveResolver:
                 pairs = [(ns.address, ns.port) for ns in servers]
             else:
                 system = dns.resolver.Resolver(configure=True)
-                pairs = [(getattr(ns, "address", ns), getattr(ns, "port", 53)) for ns in system.nameservers]
+                pairs = [(str(getattr(ns, "address", ns)), int(getattr(ns, "port", 53))) for ns in system.nameservers]
             self._resolver = UdpClient(pairs, self.timeout, self.lifetime)
         else:
             self._resolver = dns.asyncresolver.Resolver(configure=self.nameservers is None)
@@ -393,9 +393,9 @@ class RecordsResolver:
         key = (name.canonicalize(), int(rdataset.rdtype))
         existing = self._rdatasets.get(key)
         if existing is None:
-            self._rdatasets[key] = rdataset.copy()
+            self._rdatasets[key] = rdataset.copy()  # type: ignore[no-untyped-call]
         else:
-            existing.update(rdataset)
+            existing.update(rdataset)  # type: ignore[no-untyped-call]
         self._add_name(name.canonicalize())
 
     def add(self, qname: str | dns.name.Name, rdtype: str, *rdatas: str | dns.rdata.Rdata, ttl: int = 300) -> None:
@@ -443,13 +443,13 @@ class RecordsResolver:
             found = self._find(key, kind)
             if found is not None:
                 rrset = dns.rrset.RRset(name, dns.rdataclass.IN, kind)
-                rrset.update(found)
+                rrset.update(found)  # type: ignore[no-untyped-call]
                 return RecordAnswer(qname_, kind, rrset, name)
             cname = self._find(key, dns.rdatatype.CNAME) if kind != dns.rdatatype.CNAME else None
             if cname is None:
                 if key in self._names or self._wildcard(key, None):
-                    raise dns.resolver.NoAnswer()
-                raise dns.resolver.NXDOMAIN(qnames=[qname_])
+                    raise dns.resolver.NoAnswer()  # type: ignore[no-untyped-call]
+                raise dns.resolver.NXDOMAIN(qnames=[qname_])  # type: ignore[no-untyped-call]
             seen.append(key)
             name = next(iter(cname)).target  # type: ignore[attr-defined]
             if name.canonicalize() in seen or len(seen) > MAX_CHAIN:

@@ -78,7 +78,7 @@ class AsyncWeb(Protocol):
 Step = Generator[Query | WebGet, Any, T]
 
 
-def lookup(name: str | dns.name.Name, rdtype: str) -> Generator[Query | WebGet, Any, tuple[str, list[dns.rdata.Rdata]]]:
+def lookup(name: str | dns.name.Name, rdtype: str) -> Generator[Query | WebGet, Any, tuple[str, list[Any]]]:
     """Ask for ``name``/``rdtype``; returns ``(status, rdatas)``.
 
     ``status`` is ``"ok"``, ``"nxdomain"``, ``"noanswer"`` (the two *void* answers),

@@ -186,7 +186,8 @@ def keys_command(ctx: click.Context, keys: Path | None, as_json: bool) -> None:
         return
     table = Table("domain", "selector", "algorithm", "bits", "created", "age (days)")
     for r in rows:
-        table.add_row(r["domain"], r["selector"], r["algorithm"], str(r["bits"]), r["created"] or "", str(r["age_days"] or ""))
+        table.add_row(str(r["domain"]), str(r["selector"]), str(r["algorithm"]), str(r["bits"]), str(r["created"] or ""),
+                      str(r["age_days"] if r["age_days"] is not None else ""))
     out.print(table)
 
 
@@ -217,3 +218,7 @@ def plan_command(ctx: click.Context, domain: str, selector: str | None, new_sele
         out.print(f"[bold]{s.day}[/] {s.action}", highlight=False)
         if s.record:
             out.print(f"    {s.record}", highlight=False, soft_wrap=True)
+
+
+#: the commands of this area, registered by :mod:`workbench.cli`
+COMMANDS: list[click.Command] = [audit_command, dns_group, dkim_group]

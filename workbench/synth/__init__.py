@@ -25,8 +25,8 @@ import polars as pl
 import yaml
 
 from workbench.synth import sends, writers
-from workbench.synth.zone import write_dns
 from workbench.synth.world import World, make_calendar, make_contacts, window
+from workbench.synth.zone import write_dns
 
 __all__ = ["SynthResult", "World", "generate"]
 

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import random
-from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa

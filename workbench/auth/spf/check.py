@@ -27,7 +27,14 @@ import dns.name
 
 from workbench.auth.sansio import Query, WebGet, drive, drive_async, lookup
 from workbench.auth.spf.macro import MacroContext, MacroSyntaxError, expand
-from workbench.auth.spf.record import LOOKUP_TERMS, Mechanism, SpfRecord, SpfSyntaxError, is_spf_record, parse_record
+from workbench.auth.spf.record import (
+    LOOKUP_TERMS,
+    Mechanism,
+    SpfRecord,
+    SpfSyntaxError,
+    is_spf_record,
+    parse_record,
+)
 
 __all__ = ["SpfResult", "check_host", "check_host_async", "evaluate", "fetch_record"]
 
@@ -234,7 +241,7 @@ def _check(state: _State, domain: str, depth: int) -> Gen:
     name = domain_name(domain)
     if name is None:
         return "none", ""
-    status, text = yield from fetch_record(name)
+    _, text = yield from fetch_record(name)
     if text is None:
         return "none", ""
     try:

@@ -17,7 +17,15 @@ from typing import Any
 
 from workbench.auth.findings import Finding, finding
 from workbench.auth.sansio import Query, WebGet, lookup
-from workbench.auth.spf.check import MAX_LOOKUPS, MAX_VOID, PermError, TempError, domain_name, evaluate, fetch_record
+from workbench.auth.spf.check import (
+    MAX_LOOKUPS,
+    MAX_VOID,
+    PermError,
+    TempError,
+    domain_name,
+    evaluate,
+    fetch_record,
+)
 from workbench.auth.spf.record import LOOKUP_TERMS, SpfRecord, SpfSyntaxError, parse_record
 
 __all__ = ["SpfLint", "lint_spf", "split_strings", "suggest_record"]
@@ -164,7 +172,7 @@ def lint_spf(domain: str, ips: list[tuple[str, str]], *, mailfrom: str | None = 
     out = SpfLint()
     name = domain_name(domain)
     suggested = suggest_record(sorted({ip for ip, _ in ips}), [])
-    status, rdatas = "error", []
+    status, rdatas = "error", list[Any]()
     if name is not None:
         status, rdatas = yield from lookup(name, "TXT")
     if status in ("timeout", "error"):
@@ -179,7 +187,7 @@ def lint_spf(domain: str, ips: list[tuple[str, str]], *, mailfrom: str | None = 
         out.findings.append(finding("spf.multiple_records", domain, f"{len(spf)} SPF records at {domain}", subject=domain,
                                     fix="merge them into one record"))
         return out
-    wire = sum(len(rd.to_wire()) for rd in rdatas)
+    wire = sum(len(rd.to_wire() or b"") for rd in rdatas)
     if wire > 512:
         out.findings.append(finding("spf.large_answer", domain, f"the TXT answer at {domain} is {wire} bytes", subject=domain,
                                     fix="remove TXT records that are no longer needed (site verifications)"))

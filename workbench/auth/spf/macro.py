@@ -72,7 +72,7 @@ def check_macro_string(text: str, *, exp: bool = False) -> None:
             raise MacroSyntaxError(f"macro letter {letter!r} not allowed here")
         if digits and int(digits) == 0:
             raise MacroSyntaxError("a macro keeps at least one part (%{d0} is invalid)")
-    if any(ord(c) < 0x21 and c != " " or ord(c) > 0x7E for c in text) and not exp:
+    if any((ord(c) < 0x21 and c != " ") or ord(c) > 0x7E for c in text) and not exp:
         raise MacroSyntaxError("non-printable character in macro string")
 
 
