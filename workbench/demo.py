@@ -37,20 +37,20 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
     t0 = time.perf_counter()
     if not marker.exists() or json.loads(marker.read_text()) != wanted:
         shutil.rmtree(raw / "sendlogs", ignore_errors=True)
-        console.print(f"[bold]1/3[/] synthesising {events:,} events into {raw} …")
+        console.print(f"[bold]1/4[/] synthesising {events:,} events into {raw} …")
         result = generate(raw, events=events, seed=SEED, end=end)
         marker.write_text(json.dumps(wanted))
         console.print(f"    {result.events:,} events, {result.contacts:,} contacts "
                       f"({result.events_per_second / 1e6:.2f} M events/s generated)")
     else:
-        console.print(f"[bold]1/3[/] {raw} already holds this world (use --fresh to regenerate)")
-    console.print(f"[bold]2/3[/] loading into {settings.db_path} …")
+        console.print(f"[bold]1/4[/] {raw} already holds this world (use --fresh to regenerate)")
+    console.print(f"[bold]2/4[/] loading into {settings.db_path} …")
     store = Store(settings)
     summary = load_paths(store, [raw / "infrastructure.yaml", raw / "sendlogs"])
     console.print(f"    {summary.rows_loaded:,} rows loaded, "
                   f"{sum(f.status == 'skipped' for f in summary.files)} files already loaded, "
                   f"{summary.rows_quarantined:,} quarantined")
-    console.print("[bold]3/3[/] the store")
+    console.print("[bold]3/4[/] the store")
     headline = store.query(
         """
         SELECT mailbox_provider,
