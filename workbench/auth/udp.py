@@ -72,9 +72,14 @@ class UdpClient:
         return self._endpoints[server]
 
     def close(self) -> None:
-        """Close the sockets (safe to call twice)."""
+        """Close the sockets (safe to call twice); call it before the event loop ends."""
         for transport, _ in self._endpoints.values():
-            transport.close()
+            try:
+                transport.close()
+            except RuntimeError:  # its event loop already ended
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.close()
         self._endpoints.clear()
         self._opening.clear()
 
