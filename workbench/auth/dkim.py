@@ -87,30 +87,13 @@ def key_bits(key_type: str, p: str) -> int:
         if len(raw) != 32:
             raise DkimRecordError(f"an Ed25519 key is 32 bytes, p= holds {len(raw)}")
         return 256
-    try:
+    try:  # SubjectPublicKeyInfo, or a bare PKCS#1 RSAPublicKey (some publish it; dkimpy accepts it)
         public = serialization.load_der_public_key(raw)
-    except ValueError:
-        try:  # some publish a bare RSAPublicKey (PKCS#1); dkimpy accepts it too
-            public = serialization.load_der_public_key(_spki_from_pkcs1(raw))
-        except ValueError as exc:
-            raise DkimRecordError("p= is not an RSA public key") from exc
+    except ValueError as exc:
+        raise DkimRecordError("p= is not an RSA public key") from exc
     if not isinstance(public, rsa.RSAPublicKey):
         raise DkimRecordError("p= is not an RSA public key")
     return public.key_size
-
-
-def _spki_from_pkcs1(raw: bytes) -> bytes:
-    algo = bytes.fromhex("300d06092a864886f70d0101010500")
-    bitstring = b"\x03" + _der_len(len(raw) + 1) + b"\x00" + raw
-    body = algo + bitstring
-    return b"\x30" + _der_len(len(body)) + body
-
-
-def _der_len(n: int) -> bytes:
-    if n < 128:
-        return bytes([n])
-    data = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(data)]) + data
 
 
 def parse_key_record(text: str) -> DkimKeyRecord:
