@@ -103,8 +103,8 @@ def _steps(spec: DomainSpec, today: date | None) -> Gen:
         lint = yield from lint_spf(spec.envelope, list(spec.ips))
         spf = [f if f.domain == domain else _rehome(f, domain) for f in lint.findings]
         if not any(f.severity in ("error", "warning") for f in spf):
-            spf.append(finding("spf.ok", domain, f"{lint.record} ({lint.lookups} lookups, {len(spec.ips)} IPs pass)",
-                               subject=spec.envelope))
+            passing = f"{len(spec.ips)} sending IP{'s pass' if len(spec.ips) != 1 else ' passes'}"
+            spf.append(finding("spf.ok", domain, f"{lint.record} ({lint.lookups} lookups; {passing})", subject=spec.envelope))
         out.extend(spf)
     if "dkim" in checks:
         for selector in spec.selectors:
