@@ -212,10 +212,13 @@ async def audit_async(specs: Sequence[DomainSpec], resolver: Any, web: Any = Non
 
     async def one(spec: DomainSpec) -> DomainAudit:
         async with gate:
-            answers = await fetch_answers_async(spec, resolver, web, today=today)
+            # one pass records the answers and yields the findings: by construction the same
+            # as the pure ``audit(spec, answers)`` (tests check it), without replaying the checks
+            answers = Answers(resolver.describe() if hasattr(resolver, "describe") else "")
+            findings: list[Finding] = await drive_async(_steps(spec, today), resolver, web, answers.record)
         if progress:
             progress(1)
-        return DomainAudit(spec, audit(spec, answers, today=today), answers.rows())
+        return DomainAudit(spec, findings, answers.rows())
 
     try:
         return list(await asyncio.gather(*(one(s) for s in specs)))
