@@ -68,3 +68,25 @@ def world_store(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     summary = load_paths(s, [small_world / "infrastructure.yaml", small_world / "sendlogs"])
     assert summary.rows_quarantined == 0, summary.as_dict()
     return s
+
+
+@pytest.fixture(scope="session")
+def knot_server(tmp_path_factory: pytest.TempPathFactory):
+    """Start Knot DNS on 127.0.0.1 serving zone text as the root zone: ``host, port = knot_server(text)``.
+
+    One server per distinct zone text for the whole session (started in ~20 ms, stopped at
+    the end). Query it through ``LiveResolver([f"{host}:{port}"])``. See ``tests/knot.py``.
+    """
+    from tests.knot import KnotServer
+
+    servers: dict[str, KnotServer] = {}
+    base = tmp_path_factory.mktemp("knot")
+
+    def start(zone_text: str) -> tuple[str, int]:
+        if zone_text not in servers:
+            servers[zone_text] = KnotServer(zone_text, base)
+        return servers[zone_text].address
+
+    yield start
+    for server in servers.values():
+        server.stop()

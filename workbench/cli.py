@@ -252,6 +252,12 @@ def demo(ctx: click.Context, events: int, fresh: bool, db: Path | None) -> None:
     run_demo(ctx.obj["settings"].with_db(db or ctx.obj.get("db")), events=events, fresh=fresh, console=out)
 
 
+from workbench.commands import auth as _auth  # noqa: E402
+
+for _command in _auth.COMMANDS:  # workbench audit, workbench dns, workbench dkim
+    cli.add_command(_command)
+
+
 def main() -> None:
     """Entry point of the ``workbench`` script."""
     cli(obj={})

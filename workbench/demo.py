@@ -2,7 +2,8 @@
 
 1. synthesise the world into ``data/raw`` (once per size and day; ``--fresh`` redoes it),
 2. load it into the store (a no-op for files already loaded),
-3. print what is in the store and the headline numbers.
+3. print what is in the store and the headline numbers,
+4. audit the sending domains' authentication offline (the world's zone, ``data/dns``).
 """
 
 from __future__ import annotations
@@ -36,20 +37,20 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
     t0 = time.perf_counter()
     if not marker.exists() or json.loads(marker.read_text()) != wanted:
         shutil.rmtree(raw / "sendlogs", ignore_errors=True)
-        console.print(f"[bold]1/3[/] synthesising {events:,} events into {raw} …")
+        console.print(f"[bold]1/4[/] synthesising {events:,} events into {raw} …")
         result = generate(raw, events=events, seed=SEED, end=end)
         marker.write_text(json.dumps(wanted))
         console.print(f"    {result.events:,} events, {result.contacts:,} contacts "
                       f"({result.events_per_second / 1e6:.2f} M events/s generated)")
     else:
-        console.print(f"[bold]1/3[/] {raw} already holds this world (use --fresh to regenerate)")
-    console.print(f"[bold]2/3[/] loading into {settings.db_path} …")
+        console.print(f"[bold]1/4[/] {raw} already holds this world (use --fresh to regenerate)")
+    console.print(f"[bold]2/4[/] loading into {settings.db_path} …")
     store = Store(settings)
     summary = load_paths(store, [raw / "infrastructure.yaml", raw / "sendlogs"])
     console.print(f"    {summary.rows_loaded:,} rows loaded, "
                   f"{sum(f.status == 'skipped' for f in summary.files)} files already loaded, "
                   f"{summary.rows_quarantined:,} quarantined")
-    console.print("[bold]3/3[/] the store")
+    console.print("[bold]3/4[/] the store")
     headline = store.query(
         """
         SELECT mailbox_provider,
@@ -61,6 +62,12 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
         """
     )
     console.print(headline)
+    console.print("[bold]4/4[/] authentication audit of the sending domains (offline, data/dns)")
+    from workbench.auth.demo import run_audit_step
+
+    run_audit_step(settings, store, raw, console)
+    # TODO(issue 3): render notebooks/05_auth_audit.ipynb with the report runner once it lands
+    # (parameters: db_path, since_days); tests/test_notebook_05.py runs it with papermill meanwhile.
     took = time.perf_counter() - t0
     console.print(f"done in {took:.0f} s. Explore with `workbench status`, `workbench quarantine`, or open JupyterLab "
                   f"(`.venv/bin/jupyter lab`) on {settings.db_path}.")

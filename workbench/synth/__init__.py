@@ -4,7 +4,9 @@
 
 - ``infrastructure.yaml``: pools, IPs (and their MTA names), sending domains, campaigns;
 - ``sendlogs/``: the events, in the formats real systems write (see :mod:`.writers`);
-- ``audience/contacts.csv``: the contacts with their attributes and lists.
+- ``audience/contacts.csv``: the contacts with their attributes and lists;
+- ``dns/brightmart.example.zone`` (and ``dns/web/``, ``.keys/``): the world's DNS with a few
+  authentication faults, and our DKIM keys (see :mod:`.zone`).
 
 The same ``(seed, end, events, days)`` gives byte-identical files. Generation is columnar:
 about a million events a second on two cores.
@@ -24,6 +26,7 @@ import yaml
 
 from workbench.synth import sends, writers
 from workbench.synth.world import World, make_calendar, make_contacts, window
+from workbench.synth.zone import write_dns
 
 __all__ = ["SynthResult", "World", "generate"]
 
@@ -89,6 +92,7 @@ def generate(
     by_format = writers.write_sources(out / "sendlogs", world, evs, msgs.select("msgno", "remote_ip"), progress)
     write_contacts(out / "audience" / "contacts.csv", contacts)
     write_infrastructure(out / "infrastructure.yaml", world, calendar, start, days)
+    write_dns(out, world, seed, (start + timedelta(days=days - 1)).date())
     t2 = time.perf_counter()
     return SynthResult(out, len(contacts), len(msgs), len(evs), by_format, start, (start + timedelta(days=days - 1)).date(), t1 - t0, t2 - t1)
 
