@@ -16,7 +16,7 @@ import sys, json, time
 from workbench.config import Settings
 from workbench.store import Store
 from workbench.store.loading import load_paths
-store = Store(Settings.load(db_path=sys.argv[1], lock_timeout=60))
+store = Store(Settings.load(db_path=sys.argv[1], lock_timeout=60, lock_hold=0.2))
 started = time.time()
 summary = load_paths(store, sys.argv[2:])
 print(json.dumps({"loaded": summary.rows_loaded, "files": len(summary.files), "started": started, "ended": time.time()}))

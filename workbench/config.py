@@ -57,6 +57,8 @@ class Settings:
         ``data/``, ``data/raw/`` (input as received) and ``reports/``.
     lock_timeout:
         Seconds to wait for another process's database lock before :class:`StoreBusy`.
+    lock_hold:
+        Seconds a loader keeps the write lock across several files before letting others in.
     memory_limit:
         DuckDB's memory limit, e.g. ``"2GB"``; loads stream within it.
     threads:
@@ -69,6 +71,7 @@ class Settings:
     raw_dir: Path
     reports_dir: Path
     lock_timeout: float = 120.0
+    lock_hold: float = 3.0
     memory_limit: str = "2GB"
     threads: int | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False)
@@ -100,6 +103,8 @@ class Settings:
         try:
             if get("LOCK_TIMEOUT"):
                 values["lock_timeout"] = float(get("LOCK_TIMEOUT") or 0)
+            if get("LOCK_HOLD"):
+                values["lock_hold"] = float(get("LOCK_HOLD") or 0)
             if get("THREADS"):
                 values["threads"] = int(get("THREADS") or 0)
         except ValueError as exc:

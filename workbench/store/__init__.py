@@ -2,7 +2,7 @@
 
 Nothing else in the package calls ``duckdb.connect`` on the store's file. Readers open
 read-only for the length of one query; the writer releases its lock between source files
-at least every :attr:`Store.hold_seconds`, so a notebook kernel, a scheduled report and a
+at least every ``Settings.lock_hold`` seconds, so a notebook kernel, a scheduled report and a
 load can run at the same time (each waits for the other's lock, never fails on it).
 
 Examples
@@ -49,8 +49,6 @@ class Store:
         Settings for lock timeout and memory; defaults to ``Settings.load()``.
     """
 
-    #: seconds a writer keeps the lock across several files before letting readers in
-    hold_seconds = 3.0
 
     def __init__(self, db: str | Path | Settings | None = None, *, settings: Settings | None = None):
         if isinstance(db, Settings):
@@ -102,11 +100,11 @@ class Store:
 
     def release(self, *, force: bool = False) -> None:
         """Close the held writer when no block uses it and it was held long enough
-        (``hold_seconds``) or ``force`` is set, so that other processes get the lock."""
+        (``Settings.lock_hold``) or ``force`` is set, so that other processes get the lock."""
         with self._lock:
             if self._writer is None or self._writer_depth > 0:
                 return
-            if force or time.monotonic() - self._writer_since >= self.hold_seconds:
+            if force or time.monotonic() - self._writer_since >= self.settings.lock_hold:
                 self._writer.close()
                 self._writer = None
                 if not force:
