@@ -1,0 +1,67 @@
+"""Checks every XML report passes before a parser sees it: no DTD, a known encoding, UTF-8.
+
+DMARC reports never carry a document type declaration, so one is refused outright: that
+closes entity expansion (billion laughs, attribute-default amplification) and external
+entities whatever the parser does. Text in another declared encoding is transcoded to
+UTF-8; bytes that are not valid UTF-8 are replaced (U+FFFD) and a warning names the first
+offset, so that a report with one bad byte loads instead of being lost.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from workbench.errors import ParseError, UnsafeInput
+
+#: the prolog may hold an XML declaration, comments and processing instructions
+_DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY|ATTLIST|ELEMENT)", re.IGNORECASE)
+_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
+BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def prepare_xml(data: bytes, source: str) -> tuple[bytes, list[str]]:
+    """The document as clean UTF-8 without a BOM, and the warnings raised on the way.
+
+    Raises
+    ------
+    ParseError
+        The document is empty.
+    UnsafeInput
+        The document declares a DTD, entities or attribute defaults.
+    """
+    warnings: list[str] = []
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        data = data.decode("utf-16", "replace").encode("utf-8")
+        data = re.sub(rb"""(<\?xml[^>]*?encoding\s*=\s*["'])[^"']+""", rb"\1UTF-8", data, count=1)
+    data = data.removeprefix(codecs.BOM_UTF8)
+    if not data.strip():
+        raise ParseError(source, "start of file", "empty document: not a report")
+    # The prolog ends at the first start tag that is not <? or <!--: scan up to it.
+    root = re.search(rb"<[A-Za-z_]", data)
+    prolog = data[: root.start()] if root else data[:65536]
+    bad = _DOCTYPE.search(prolog)
+    if bad:
+        raise UnsafeInput(source, f"byte {bad.start()}", "document type declaration (DTD/entities) refused: "
+                          "DMARC reports never carry one, and entity expansion is an attack",
+                          data[bad.start(): bad.start() + 120].decode("utf-8", "replace"))
+    declared = _DECL.match(data)
+    encoding = declared.group(1).decode("ascii").lower() if declared else "utf-8"
+    if encoding not in _UTF8:
+        try:
+            text = data.decode(encoding, "replace")
+        except LookupError:
+            warnings.append(f"unknown declared encoding {encoding!r}; read as UTF-8")
+        else:
+            data = re.sub(rb"""(<\?xml[^>]*?encoding\s*=\s*["'])[^"']+""", rb"\1UTF-8", text.encode("utf-8"), count=1)
+            return data, warnings
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        context = data[max(0, exc.start - 40): exc.start + 20].decode("utf-8", "backslashreplace")
+        text = data.decode("utf-8", "replace")
+        warnings.append(f"invalid UTF-8 at byte {exc.start} ({text.count(chr(0xFFFD))} bad sequence(s) "
+                        f"replaced by U+FFFD) near {context!r}")
+        data = text.encode("utf-8")
+    return data, warnings
