@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from workbench.errors import UnknownFormat
 from workbench.sources import infrastructure
+from workbench.sources.dmarc import load as dmarc_load
 from workbench.sources.reader import Reject, iter_line_chunks, read_document
 from workbench.sources.sendlogs import generic, kumomta, pmta, postfix, sendgrid, ses
 from workbench.sources.sendlogs.base import Parsed, ParseOptions
@@ -35,6 +36,10 @@ class Sink(Protocol):
     def add_rows(self, table: str, frame: pl.DataFrame) -> None: ...
 
     def upsert_rows(self, table: str, frame: pl.DataFrame) -> None: ...
+
+    def query(self, sql: str, params: dict[str, object] | None = None) -> pl.DataFrame: ...
+
+    def count_duplicates(self, n: int) -> None: ...
 
     def after_commit_sql(self, *statements: str) -> None: ...
 
@@ -168,6 +173,11 @@ def _parquet_load(path: Path, sink: Sink, options: ParseOptions) -> None:
 
 FORMATS: list[Format] = [
     Format(infrastructure.NAME, infrastructure.DESCRIPTION, infrastructure.sniff, infrastructure.load),
+    Format("dmarc", "DMARC aggregate reports (RFC 7489, RFC 9990, old draft): .xml, .xml.gz, .zip (every member)",
+           dmarc_load.sniff_aggregate, dmarc_load.load_reports_file),
+    Format("tlsrpt", "SMTP TLS reports (RFC 8460 JSON, .json or .json.gz)", dmarc_load.sniff_tlsrpt, dmarc_load.load_reports_file),
+    Format("report-mail", "Mail carrying DMARC aggregate, failure (ARF or plain text) or TLS reports: .eml, mbox, Maildir messages",
+           dmarc_load.sniff_mail, dmarc_load.load_mail_file),
     _send_log(pmta),
     _send_log(kumomta),
     _send_log(ses, documents=True),

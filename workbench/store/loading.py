@@ -151,6 +151,15 @@ class FileSink:
             self.con.unregister("rows_batch")
         self.other_tables[table] = self.other_tables.get(table, 0) + (int(row[0]) if row else 0)
 
+    def query(self, sql: str, params: dict[str, object] | None = None) -> pl.DataFrame:
+        """Read inside the file's transaction (sees what this file added so far)."""
+        relation = self.con.sql(sql, params=params)
+        return relation.pl() if relation is not None else pl.DataFrame()
+
+    def count_duplicates(self, n: int) -> None:
+        """Count ``n`` records skipped as already loaded (sources that dedupe themselves)."""
+        self.duplicate += n
+
     def after_commit_sql(self, *statements: str) -> None:
         """Statements to run in the same transaction once the file's rows are in."""
         self.followups.extend(statements)

@@ -15,17 +15,18 @@ repeated ``<reason>`` or ``<error>`` elements, ``<extensions>`` — goes to the 
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import IO, Any
 
 import polars as pl
 
 from workbench.errors import ParseError
 from workbench.sources.dmarc import aggregate_tree
-from workbench.sources.dmarc.xmlsafe import prepare_xml
+from workbench.sources.dmarc.xmlsafe import check_prolog, is_utf8, prepare_xml
 
 __all__ = ["AggregateReport", "parse_aggregate", "report_key"]
 
@@ -38,6 +39,8 @@ AUTH = ["dkim_domain", "dkim_selector", "dkim_result", "dkim_human_result",
 DKIM_STRUCT = pl.Struct({"domain": pl.Utf8, "selector": pl.Utf8, "result": pl.Utf8, "human_result": pl.Utf8})
 SPF_STRUCT = pl.Struct({"domain": pl.Utf8, "scope": pl.Utf8, "result": pl.Utf8, "human_result": pl.Utf8})
 NS_V2 = b"urn:ietf:params:xml:ns:dmarc-2.0"
+#: documents up to this size are parsed from memory; larger ones from their stream
+IN_MEMORY = 32 << 20
 #: fields whose values are keywords: compared lower-case ("Pass" is "pass")
 KEYWORDS = ["disposition", "policy_dkim", "policy_spf", "header_from", "envelope_from", "envelope_to"]
 
@@ -74,13 +77,14 @@ def _fast_parser() -> Any:
         return xml2arrow.XmlToArrowParser(str(real))
 
 
-def parse_aggregate(data: bytes, source: str = "<bytes>") -> AggregateReport:
+def parse_aggregate(data: bytes | IO[bytes], source: str = "<bytes>") -> AggregateReport:
     """Parse an aggregate report's XML.
 
     Parameters
     ----------
     data:
-        The XML document (already decompressed).
+        The XML document (already decompressed), as bytes or a seekable binary stream; a
+        large, clean stream is parsed without being read into memory.
     source:
         Where it came from, for messages.
 
@@ -92,6 +96,15 @@ def parse_aggregate(data: bytes, source: str = "<bytes>") -> AggregateReport:
         It is not an aggregate report, or lacks what identifies one (reporter, report id),
         or a record has no valid message count.
     """
+    if not isinstance(data, bytes):
+        size = data.seek(0, io.SEEK_END)
+        data.seek(0)
+        if size > IN_MEMORY:
+            big = _parse_stream(data, source)
+            if big is not None:
+                return big
+        data.seek(0)
+        data = data.read()
     data, warnings = prepare_xml(data, source)
     items = auth = None
     engine = "xml2arrow"
@@ -114,6 +127,26 @@ def parse_aggregate(data: bytes, source: str = "<bytes>") -> AggregateReport:
     records = _records(items, auth, extensions, source)
     meta["extensions"] = extensions.get(-1)
     return AggregateReport(meta, records, warnings, engine)
+
+
+def _parse_stream(stream: IO[bytes], source: str) -> AggregateReport | None:
+    """A large, clean UTF-8 document straight from its stream; ``None`` when it needs the
+    in-memory path (another encoding, invalid UTF-8, or a shape the fast engine refuses)."""
+    head = stream.read(65536)
+    if check_prolog(head, source) not in ("utf-8", "utf8", "us-ascii", "ascii") or not is_utf8(stream):
+        return None
+    try:
+        batches = _fast_parser().parse(stream)
+    except Exception:  # noqa: BLE001 - the in-memory path decides
+        return None
+    items, auth = pl.from_arrow(batches["items"]), pl.from_arrow(batches["auth"])
+    assert isinstance(items, pl.DataFrame) and isinstance(auth, pl.DataFrame)
+    if items.is_empty() or items["report_id"].null_count() == len(items):
+        return None
+    warnings: list[str] = []
+    meta = _meta(items, head, source, warnings)
+    meta["extensions"] = None
+    return AggregateReport(meta, _records(items, auth, {}, source), warnings)
 
 
 def _first(items: pl.DataFrame, column: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from typing import IO
 
 from workbench.errors import ParseError, UnsafeInput
 
@@ -19,6 +20,42 @@ _DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY|ATTLIST|ELEMENT)", re.IGNORECASE)
 _DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
 BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def check_prolog(head: bytes, source: str) -> str:
+    """The declared encoding (lower-case, default ``utf-8``) of a document starting with
+    ``head``, after checking that its prolog declares no DTD.
+
+    Raises
+    ------
+    UnsafeInput
+        The prolog declares a DTD, entities or attribute defaults.
+    """
+    # The prolog ends at the first start tag (not <? or <!): scan up to it.
+    root = re.search(rb"<[A-Za-z_]", head)
+    prolog = head[: root.start()] if root else head[:65536]
+    bad = _DOCTYPE.search(prolog)
+    if bad:
+        raise UnsafeInput(source, f"byte {bad.start()}", "document type declaration (DTD/entities) refused: "
+                          "DMARC reports never carry one, and entity expansion is an attack",
+                          head[bad.start(): bad.start() + 120].decode("utf-8", "replace"))
+    declared = _DECL.match(head)
+    return declared.group(1).decode("ascii").lower() if declared else "utf-8"
+
+
+def is_utf8(stream: IO[bytes], chunk: int = 1 << 20) -> bool:
+    """Whether the whole stream is valid UTF-8 (read in chunks; the position is restored to 0)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    stream.seek(0)
+    try:
+        while block := stream.read(chunk):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
+    finally:
+        stream.seek(0)
 
 
 def prepare_xml(data: bytes, source: str) -> tuple[bytes, list[str]]:
@@ -38,16 +75,7 @@ def prepare_xml(data: bytes, source: str) -> tuple[bytes, list[str]]:
     data = data.removeprefix(codecs.BOM_UTF8)
     if not data.strip():
         raise ParseError(source, "start of file", "empty document: not a report")
-    # The prolog ends at the first start tag that is not <? or <!--: scan up to it.
-    root = re.search(rb"<[A-Za-z_]", data)
-    prolog = data[: root.start()] if root else data[:65536]
-    bad = _DOCTYPE.search(prolog)
-    if bad:
-        raise UnsafeInput(source, f"byte {bad.start()}", "document type declaration (DTD/entities) refused: "
-                          "DMARC reports never carry one, and entity expansion is an attack",
-                          data[bad.start(): bad.start() + 120].decode("utf-8", "replace"))
-    declared = _DECL.match(data)
-    encoding = declared.group(1).decode("ascii").lower() if declared else "utf-8"
+    encoding = check_prolog(data, source)
     if encoding not in _UTF8:
         try:
             text = data.decode(encoding, "replace")

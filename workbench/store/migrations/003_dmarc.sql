@@ -31,6 +31,7 @@ CREATE TABLE dmarc_reports (
     extensions VARCHAR,                 -- raw XML of report-level extensions
     record_count INTEGER NOT NULL,
     message_count BIGINT NOT NULL,
+    warnings INTEGER NOT NULL,          -- what the parser recovered; a cleaner copy replaces this one
     content_sha256 VARCHAR NOT NULL,
     source_file VARCHAR NOT NULL,
     source_part VARCHAR,                -- archive member or mail attachment

@@ -1,0 +1,190 @@
+"""The DMARC formats of ``workbench load``: sniffing, and writing reports into the store.
+
+Three formats, sniffed before the send logs:
+
+- ``dmarc``: an aggregate report as ``.xml``, ``.xml.gz`` or ``.zip`` (every member);
+- ``tlsrpt``: an SMTP TLS report as ``.json`` (or ``.json.gz``);
+- ``report-mail``: a mail (``.eml``, a Maildir message) or an mbox of them carrying DMARC
+  aggregate reports (every attachment), a failure report, or TLS reports.
+
+A report is written once: its key (reporter + report id) is looked up first; the same
+report again (another mail, archive or re-send) counts as a duplicate, and if its content
+differs from what was loaded, the difference is recorded in quarantine. Parser warnings
+(recovered XML, replaced bytes) are recorded there too, so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from workbench.sources.dmarc.aggregate import AggregateReport
+from workbench.sources.dmarc.failure import Failure
+from workbench.sources.dmarc.route import Found, document_kind, reports_in_message, reports_in_payloads
+from workbench.sources.dmarc.tlsrpt import TlsReport
+from workbench.sources.mailbox import iter_mbox, looks_like_message
+from workbench.sources.reader import Reject, open_stream
+from workbench.sources.sendlogs.base import ParseOptions
+
+if TYPE_CHECKING:
+    from workbench.sources.registry import Sink
+
+#: strings in a mail's first 64 KiB that mark it as a report mail
+MAIL_MARKERS = (b"report-id", b"report domain", b"dmarc", b"tls-report", b"tlsrpt", b"feedback-report", b"forensic")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# -- sniffing ------------------------------------------------------------------------------
+
+def sniff_aggregate(head: bytes, path: Path) -> bool:
+    if not head.strip() and path.suffix.lower() == ".xml":
+        return True  # an empty .xml: the parser says why it is not a report
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_holds(path, "aggregate")
+    return document_kind(head) == "aggregate"
+
+
+def sniff_tlsrpt(head: bytes, path: Path) -> bool:
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_holds(path, "tlsrpt")
+    return document_kind(head) == "tlsrpt" and (b'"organization-name"' in head or b'"report-id"' in head)
+
+
+def _zip_holds(path: Path, kind: str) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            first = next((i for i in zf.infolist() if not i.is_dir()), None)
+            if first is None:
+                return False
+            with zf.open(first) as member:
+                head = member.read(4096)
+    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError):
+        return False
+    return document_kind(head) == kind
+
+
+def sniff_mail(head: bytes, path: Path) -> bool:
+    if not looks_like_message(head):
+        return False
+    lowered = head.lower()
+    return any(m in lowered for m in MAIL_MARKERS)
+
+
+# -- loading -------------------------------------------------------------------------------
+
+def load_reports_file(path: Path, sink: Sink, options: ParseOptions) -> None:
+    """Load an ``.xml``/``.gz``/``.zip``/``.json`` report file."""
+    with path.open("rb") as handle:
+        write_found(sink, reports_in_payloads(handle, str(path)), str(path))
+    sink.progress(path.stat().st_size)
+
+
+def load_mail_file(path: Path, sink: Sink, options: ParseOptions) -> None:
+    """Load a mail file (``.eml``) or an mbox of report mails."""
+    with open_stream(path) as stream:
+        head = stream.read(5)
+    if head == b"From " and _mbox_messages(path) > 1:
+        for item in iter_mbox(path):
+            write_found(sink, reports_in_message(item.data, item.position), str(path))
+    else:
+        with open_stream(path) as stream:
+            data = stream.read()
+        write_found(sink, reports_in_message(data, str(path)), str(path))
+    sink.progress(path.stat().st_size)
+
+
+def _mbox_messages(path: Path) -> int:
+    with open_stream(path) as stream:
+        count = 0
+        for line in stream:
+            if line.startswith(b"From "):
+                count += 1
+                if count > 1:
+                    return count
+    return count
+
+
+def write_found(sink: Sink, found: Iterable[Found], source_file: str) -> None:
+    """Write every found report to the sink, once each; errors and warnings as rejects."""
+    seen: dict[tuple[str, str], tuple[str, int]] = {}
+    for item in found:
+        item.position = _relative(item.position, source_file)
+        rejects = [Reject(item.position, w, "", "Warning") for w in item.warnings]
+        if item.error is not None:
+            exc = item.error
+            rejects.append(Reject(exc.position and f"{item.position}: {exc.position}" or item.position, exc.reason,
+                                  exc.excerpt or "", type(exc).__name__))
+        elif item.report is not None:
+            rejects += [Reject(item.position, w, "", "Warning") for w in getattr(item.report, "warnings", [])]
+            rejects += _write(sink, item, source_file, seen)
+        sink.add_rejects(rejects)
+
+
+def _relative(position: str, source_file: str) -> str:
+    if position == source_file:
+        return "document"
+    return position.removeprefix(source_file).lstrip("!#/ ") or "document"
+
+
+def _write(sink: Sink, item: Found, source_file: str, seen: dict[tuple[str, str], tuple[str, int]]) -> list[Reject]:
+    report = item.report
+    if isinstance(report, AggregateReport):
+        table, size, label = "dmarc_reports", len(report.records), f"aggregate report {report.meta['report_id']!r} from {report.meta['org_name']!r}"
+    elif isinstance(report, TlsReport):
+        table, size, label = "tlsrpt_reports", len(report.failures) + len(report.policies), f"TLS report {report.meta['report_id']!r} from {report.meta['org_name']!r}"
+    else:
+        assert isinstance(report, Failure)
+        table, size, label = "dmarc_failures", 1, f"failure report from {report.fields['reporter']!r}"
+    key_column = "failure_key" if table == "dmarc_failures" else "report_key"
+    warnings = len(item.warnings) + len(getattr(report, "warnings", []))
+    known = seen.get((table, report.key))
+    if known is None:
+        extra = ", warnings" if table == "dmarc_reports" else ", 0"
+        rows = sink.query(f"SELECT content_sha256{extra} FROM {table} WHERE {key_column} = $key", {"key": report.key})
+        known = (str(rows.item(0, 0)), int(rows.item(0, 1))) if len(rows) else None
+    rejects: list[Reject] = []
+    if known is not None:
+        sha, old_warnings = known
+        if sha == item.sha256 or table == "dmarc_failures" or warnings >= old_warnings:
+            sink.count_duplicates(size + 1)
+            if sha != item.sha256 and table != "dmarc_failures":
+                rejects.append(Reject(item.position, f"{label} was already loaded from other content (sha256 {sha[:12]}…, "
+                                      f"this one {item.sha256[:12]}…); the first one is kept", "", "Duplicate"))
+            return rejects
+        # a cleaner copy of a report that was loaded from recovered input replaces it
+        sink.query("DELETE FROM dmarc_records WHERE report_key = $key", {"key": report.key})
+        sink.query("DELETE FROM dmarc_reports WHERE report_key = $key", {"key": report.key})
+        rejects.append(Reject(item.position, f"{label} replaces the copy loaded earlier from recovered input "
+                              f"(sha256 {sha[:12]}…, {old_warnings} warning(s); this one {warnings})", "", "Replaced"))
+    seen[(table, report.key)] = (item.sha256, warnings)
+    common = {"content_sha256": item.sha256, "source_file": source_file, "source_part": None if item.position == "document" else item.position,
+              "loaded_at": _now()}
+    if isinstance(report, AggregateReport):
+        _write_aggregate(sink, report, {**common, "warnings": warnings})
+    elif isinstance(report, TlsReport):
+        sink.add_rows("tlsrpt_reports", pl.DataFrame([{"report_key": report.key, **report.meta, **common}]))
+        key = pl.lit(report.key).alias("report_key")
+        if len(report.policies):
+            sink.add_rows("tlsrpt_policies", report.policies.with_columns(key))
+        if len(report.failures):
+            sink.add_rows("tlsrpt_failures", report.failures.with_columns(key))
+    else:
+        sink.add_rows("dmarc_failures", pl.DataFrame([{**report.fields, **common}], infer_schema_length=None))
+    return rejects
+
+
+def _write_aggregate(sink: Sink, report: AggregateReport, common: dict[str, Any]) -> None:
+    meta = {k: v for k, v in report.meta.items()}
+    row = {"report_key": report.key, **meta, "record_count": len(report.records), "message_count": report.messages, **common}
+    schema_overrides = {"errors": pl.List(pl.Utf8), "pct": pl.Int16, "begin_ts": pl.Datetime("us"), "end_ts": pl.Datetime("us")}
+    sink.add_rows("dmarc_reports", pl.DataFrame([row], schema_overrides=schema_overrides, infer_schema_length=None))
+    if len(report.records):
+        sink.add_rows("dmarc_records", report.records.with_columns(pl.lit(report.key).alias("report_key")))

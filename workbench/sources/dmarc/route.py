@@ -1,0 +1,127 @@
+"""From containers to reports: which parser reads which payload, for files and for mail.
+
+:func:`reports_in_payloads` takes documents out of ``.xml``/``.gz``/``.zip``/``.json`` bytes
+(every zip member) and :func:`reports_in_message` out of a mail (every attachment, any
+encoding, or the mail itself when it is a failure report). Each yields
+:class:`Found` — a parsed report, or the :class:`~workbench.errors.InputError` that one
+document raised, so that one bad attachment never hides the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from workbench.errors import InputError, ParseError
+from workbench.sources.archive import Payload, kind_of, unpack
+from workbench.sources.dmarc.aggregate import AggregateReport, parse_aggregate
+from workbench.sources.dmarc.failure import Failure, is_failure_report, parse_failure
+from workbench.sources.dmarc.tlsrpt import TlsReport, parse_tlsrpt
+from workbench.sources.mailbox import Part, iter_parts, parse_message
+
+Report = AggregateReport | TlsReport | Failure
+REPORT_TYPES = ("zip", "gzip", "xml", "json", "tlsrpt", "octet-stream")
+REPORT_SUFFIXES = (".xml", ".gz", ".zip", ".json", ".xml.gz", ".json.gz", ".gzip")
+
+
+@dataclass
+class Found:
+    """A report found at ``position`` (with its payload hash), or the error that stopped it."""
+
+    position: str
+    report: Report | None = None
+    error: InputError | None = None
+    sha256: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def document_kind(head: bytes) -> str | None:
+    """``"aggregate"``, ``"tlsrpt"`` or ``None`` from a decompressed document's start."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"<") and b"feedback" in head:
+        return "aggregate"
+    if text.startswith(b"{") and b'"policies"' in head:
+        return "tlsrpt"
+    return None
+
+
+def _sha(stream: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    stream.seek(0)
+    while block := stream.read(1 << 20):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def parse_payload(payload: Payload) -> Found:
+    """Parse one decompressed document (aggregate XML or TLS-RPT JSON)."""
+    stream = payload.stream
+    stream.seek(0)
+    head = stream.read(65536)
+    stream.seek(0)
+    kind = document_kind(head)
+    found = Found(payload.name, warnings=list(payload.warnings))
+    try:
+        if not head.strip():
+            raise ParseError(payload.name, "start", "empty file: no report in it")
+        if kind is None:
+            raise ParseError(payload.name, "start", "neither a DMARC aggregate report (XML <feedback>) nor an SMTP TLS report (JSON)",
+                             head[:200].decode("utf-8", "backslashreplace"))
+        found.sha256 = _sha(stream)
+        if kind == "aggregate":
+            found.report = parse_aggregate(stream, payload.name)
+        else:
+            found.report = parse_tlsrpt(stream.read(), payload.name)
+    except InputError as exc:
+        found.error = exc
+    return found
+
+
+def reports_in_payloads(data: bytes | IO[bytes], name: str) -> Iterator[Found]:
+    """Every report in a file's content: itself, its gzip content, every zip member."""
+    try:
+        for payload in unpack(data, name):
+            try:
+                yield parse_payload(payload)
+            finally:
+                payload.close()
+    except InputError as exc:
+        yield Found(exc.source or name, error=exc)
+
+
+def _is_report_part(part: Part) -> bool:
+    subtype = part.content_type.split("/", 1)[-1]
+    name = (part.filename or "").lower()
+    if part.content_type.startswith(("text/plain", "text/html", "multipart/", "message/")) and not name.endswith(REPORT_SUFFIXES):
+        return False
+    return any(t in subtype for t in REPORT_TYPES) or name.endswith(REPORT_SUFFIXES) or kind_of(part.payload[:4]) is not None
+
+
+def reports_in_message(data: bytes, position: str) -> Iterator[Found]:
+    """Every report a mail carries: each report attachment (zip, gzip, xml, json, in any
+    transfer encoding), or the failure report the mail itself is."""
+    try:
+        msg = parse_message(data)
+        parts = list(iter_parts(msg))
+    except InputError as exc:
+        yield Found(position, error=exc)
+        return
+    if is_failure_report(msg, parts):
+        try:
+            failure = parse_failure(msg, position)
+            yield Found(position, failure, sha256=hashlib.sha256(data).hexdigest(), warnings=failure.warnings)
+        except InputError as exc:
+            yield Found(position, error=exc)
+        return
+    candidates = [p for p in parts if _is_report_part(p)]
+    if not candidates:
+        subject = str(msg.get("Subject", ""))[:120]
+        yield Found(position, error=ParseError(position, "message", "no DMARC or TLS report attached "
+                                               f"(parts: {', '.join(p.content_type for p in parts)}; subject {subject!r})"))
+        return
+    for part in candidates:
+        where = f"{position} part {part.index} ({part.filename or part.content_type})"
+        yield from reports_in_payloads(part.payload, where)

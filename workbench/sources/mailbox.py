@@ -1,0 +1,321 @@
+"""Mail readers shared by every mail-borne source (DMARC, TLS-RPT, bounces, complaints).
+
+Generic on purpose: nothing here knows about reports. A reader yields messages as bytes
+(:class:`MailItem`, with where each came from); :func:`iter_parts` yields the leaf parts of
+one message with their payloads decoded (base64, quoted-printable, 7/8-bit, any charset
+left as bytes), bounded in number and size. Parsers take it from there.
+
+- ``.eml`` files (one message, an mbox ``From `` line tolerated), mbox files, Maildir folders;
+- an IMAP folder (:class:`ImapFolder`): fetch every message, then optionally move each
+  processed one to an archive folder (``MOVE`` where the server has it, else copy, flag
+  ``\\Deleted`` and expunge).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email
+import email.policy
+import imaplib
+import mailbox as std_mailbox
+import quopri
+import re
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+
+from workbench.errors import InputError, UnsafeInput
+
+#: largest message read (bytes)
+MAX_MESSAGE = 64 << 20
+#: leaf parts of one message yielded at most
+MAX_PARTS = 200
+#: largest decoded part (bytes)
+MAX_PART = 64 << 20
+_HEADER = re.compile(rb"^[A-Za-z0-9-]{1,76}:[ \t]?", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class MailItem:
+    """One message: its bytes and where it came from (``file``, ``file#3``, ``imap://…;UID=7``)."""
+
+    position: str
+    data: bytes
+    uid: str | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """A leaf part of a message: its MIME type, file name and decoded payload."""
+
+    index: int
+    content_type: str
+    filename: str | None
+    payload: bytes
+    charset: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The payload as text in its declared charset (undecodable bytes replaced)."""
+        try:
+            return self.payload.decode(self.charset or "utf-8", "replace")
+        except LookupError:
+            return self.payload.decode("utf-8", "replace")
+
+
+def looks_like_message(head: bytes) -> bool:
+    """Whether ``head`` starts like an RFC 5322 message (or an mbox of them)."""
+    if head.startswith(b"From "):
+        head = head.split(b"\n", 1)[-1]
+    lines = head.lstrip(b"\r\n").split(b"\n", 8)[:8]
+    headers = sum(1 for line in lines if _HEADER.match(line) or line[:1] in (b" ", b"\t"))
+    return len(lines) >= 2 and headers >= min(len(lines), 3) and bool(_HEADER.match(lines[0]))
+
+
+def is_mbox(head: bytes) -> bool:
+    """An mbox holds one or more messages each introduced by a ``From `` line."""
+    return head.startswith(b"From ") and looks_like_message(head)
+
+
+def parse_message(data: bytes) -> Message:
+    """A message object from bytes (lenient: the compat32 policy reads broken mail too).
+
+    Raises
+    ------
+    UnsafeInput
+        The message is larger than :data:`MAX_MESSAGE`.
+    """
+    if len(data) > MAX_MESSAGE:
+        raise UnsafeInput("<message>", None, f"message of {len(data)} bytes; at most {MAX_MESSAGE} are read")
+    if data.startswith(b"From "):
+        data = data.split(b"\n", 1)[-1]
+    return email.message_from_bytes(data, policy=email.policy.compat32)
+
+
+def part_bytes(part: Message) -> bytes:
+    """The decoded payload of one part; for a ``message/*`` part, the enclosed message."""
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if part.get_content_maintype() == "message" or part.is_multipart():
+        inner = part.get_payload()
+        if isinstance(inner, list):
+            if cte in ("base64", "quoted-printable") and len(inner) == 1 and not inner[0].keys():
+                raw = inner[0].get_payload()
+                return _decode(str(raw).encode("ascii", "replace"), cte)
+            return b"".join(m.as_bytes() if isinstance(m, Message) else str(m).encode() for m in inner)
+        return _decode(str(inner).encode("utf-8", "surrogateescape"), cte)
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        return payload
+    return str(part.get_payload()).encode("utf-8", "surrogateescape")
+
+
+def _decode(raw: bytes, cte: str) -> bytes:
+    if cte == "base64":
+        try:
+            return base64.b64decode(raw + b"===", validate=False)
+        except (binascii.Error, ValueError):
+            return raw
+    if cte == "quoted-printable":
+        return quopri.decodestring(raw)
+    return raw
+
+
+def iter_parts(msg: Message, *, max_parts: int = MAX_PARTS, max_bytes: int = MAX_PART) -> Iterator[Part]:
+    """Every leaf part of ``msg`` (``message/*`` parts are leaves: not opened), decoded.
+
+    Raises
+    ------
+    UnsafeInput
+        More than ``max_parts`` parts, or a part decoding to more than ``max_bytes``.
+    """
+    count = 0
+    stack: list[Message] = [msg]
+    while stack:
+        part = stack.pop(0)
+        if part.is_multipart() and part.get_content_maintype() != "message":
+            payload = part.get_payload()
+            stack[:0] = [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+            continue
+        count += 1
+        if count > max_parts:
+            raise UnsafeInput("<message>", f"part {count}", f"more than {max_parts} MIME parts; refused")
+        data = part_bytes(part)
+        if len(data) > max_bytes:
+            raise UnsafeInput("<message>", f"part {count}", f"a part decodes to {len(data)} bytes; at most {max_bytes}")
+        filename = part.get_filename() or part.get_param("name")
+        yield Part(count, part.get_content_type(), str(filename) if filename else None, data, part.get_content_charset())
+
+
+def iter_mbox(path: Path) -> Iterator[MailItem]:
+    """The messages of an mbox file, in order (positions ``file#1``, ``file#2``, …).
+
+    Raises
+    ------
+    InputError
+        The file cannot be read as an mbox.
+    """
+    try:
+        box = std_mailbox.mbox(str(path), create=False)
+    except (OSError, std_mailbox.Error) as exc:
+        raise InputError(str(path), None, f"not a readable mbox ({exc})") from exc
+    try:
+        for n, key in enumerate(box.iterkeys(), start=1):
+            yield MailItem(f"{path}#{n}", box.get_bytes(key))
+    finally:
+        box.close()
+
+
+def iter_maildir(path: Path) -> Iterator[MailItem]:
+    """The messages of a Maildir folder (``cur`` and ``new``), sorted by file name.
+
+    Raises
+    ------
+    InputError
+        ``path`` is not a Maildir (no ``cur``/``new``).
+    """
+    if not (path / "cur").is_dir() and not (path / "new").is_dir():
+        raise InputError(str(path), None, "not a Maildir folder (no cur/ or new/)")
+    box = std_mailbox.Maildir(str(path), factory=None, create=False)
+    for key in sorted(box.iterkeys()):
+        yield MailItem(f"{path}/{key}", box.get_bytes(key), key)
+
+
+def is_maildir(path: Path) -> bool:
+    return path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+class ImapFolder:
+    """One IMAP folder: fetch its messages, move processed ones to an archive folder.
+
+    Parameters
+    ----------
+    host, port:
+        The server; ``security`` is ``"ssl"`` (IMAPS, default port 993), ``"starttls"`` or
+        ``"plain"`` (only for a server on this machine or in tests).
+    user, password:
+        Credentials (LOGIN).
+    folder:
+        The folder to read (default ``INBOX``).
+    archive:
+        Where :meth:`archive` moves processed messages (created when missing), or ``None``.
+    """
+
+    def __init__(self, host: str, user: str, password: str, *, port: int | None = None, folder: str = "INBOX",
+                 archive: str | None = None, security: str = "ssl", timeout: float = 60.0) -> None:
+        self.host, self.user, self.folder, self.archive_folder = host, user, folder, archive
+        self.port = port or (993 if security == "ssl" else 143)
+        self.security = security
+        self._password = password
+        self._timeout = timeout
+        self._imap: imaplib.IMAP4 | None = None
+
+    def __repr__(self) -> str:
+        return f"ImapFolder({self.user}@{self.host}:{self.port}/{self.folder})"
+
+    @property
+    def url(self) -> str:
+        return f"imap://{self.user}@{self.host}:{self.port}/{self.folder}"
+
+    def __enter__(self) -> ImapFolder:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Connect, log in and select the folder.
+
+        Raises
+        ------
+        InputError
+            The server refused the connection, the login or the folder.
+        """
+        try:
+            if self.security == "ssl":
+                imap: imaplib.IMAP4 = imaplib.IMAP4_SSL(self.host, self.port, ssl_context=ssl.create_default_context(), timeout=self._timeout)
+            else:
+                imap = imaplib.IMAP4(self.host, self.port, timeout=self._timeout)
+                if self.security == "starttls":
+                    imap.starttls(ssl.create_default_context())
+            self._imap = imap
+            imap.login(self.user, self._password)
+            status, detail = imap.select(_quote(self.folder))
+            if status != "OK":
+                raise InputError(self.url, None, f"cannot select folder {self.folder!r}: {detail!r}")
+        except (OSError, imaplib.IMAP4.error) as exc:
+            self.close()
+            raise InputError(self.url, None, f"IMAP: {exc}; check host, port, --security and credentials") from exc
+
+    def close(self) -> None:
+        """Log out (safe to call twice)."""
+        imap, self._imap = self._imap, None
+        if imap is None:
+            return
+        try:
+            if imap.state == "SELECTED":
+                imap.close()
+            imap.logout()
+        except (OSError, imaplib.IMAP4.error):
+            imap.shutdown()
+
+    def _conn(self) -> imaplib.IMAP4:
+        if self._imap is None:
+            self.open()
+        assert self._imap is not None
+        return self._imap
+
+    def uids(self) -> list[str]:
+        """UIDs of every message in the folder, ascending."""
+        status, data = self._conn().uid("SEARCH", "ALL")
+        if status != "OK" or not data or not data[0]:
+            return []
+        return sorted(data[0].decode().split(), key=int)
+
+    def fetch(self, uid: str) -> MailItem:
+        """One message's bytes.
+
+        Raises
+        ------
+        InputError
+            The server did not return it.
+        """
+        status, data = self._conn().uid("FETCH", uid, "(BODY.PEEK[])")
+        for item in data or []:
+            if isinstance(item, tuple) and len(item) == 2:
+                return MailItem(f"{self.url};UID={uid}", bytes(item[1]), uid)
+        raise InputError(self.url, f"UID {uid}", f"FETCH returned no message ({status})")
+
+    def __iter__(self) -> Iterator[MailItem]:
+        for uid in self.uids():
+            yield self.fetch(uid)
+
+    def archive(self, uid: str) -> None:
+        """Move a processed message to the archive folder (no-op without one).
+
+        Raises
+        ------
+        InputError
+            The server refused the move.
+        """
+        if not self.archive_folder:
+            return
+        imap = self._conn()
+        target = _quote(self.archive_folder)
+        imap.create(target)  # fails harmlessly when it exists
+        if "MOVE" in imap.capabilities:
+            status, detail = imap.uid("MOVE", uid, target)
+        else:
+            status, detail = imap.uid("COPY", uid, target)
+            if status == "OK":
+                imap.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
+                imap.expunge()
+        if status != "OK":
+            raise InputError(self.url, f"UID {uid}", f"cannot move to {self.archive_folder!r}: {detail!r}")
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
