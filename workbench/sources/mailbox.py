@@ -243,6 +243,9 @@ class ImapFolder:
                     imap.starttls(ssl.create_default_context())
             self._imap = imap
             imap.login(self.user, self._password)
+            status, caps = imap.capability()  # the list grows after login (MOVE, UIDPLUS, ...)
+            if status == "OK" and caps and caps[-1]:
+                imap.capabilities = tuple(caps[-1].decode().upper().split())
             status, detail = imap.select(_quote(self.folder))
             if status != "OK":
                 raise InputError(self.url, None, f"cannot select folder {self.folder!r}: {detail!r}")
@@ -312,7 +315,10 @@ class ImapFolder:
             status, detail = imap.uid("COPY", uid, target)
             if status == "OK":
                 imap.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
-                imap.expunge()
+                if "UIDPLUS" in imap.capabilities:
+                    imap.uid("EXPUNGE", uid)
+                else:
+                    imap.expunge()
         if status != "OK":
             raise InputError(self.url, f"UID {uid}", f"cannot move to {self.archive_folder!r}: {detail!r}")
 

@@ -153,3 +153,24 @@ CREATE TABLE ip_rdns (
     status VARCHAR NOT NULL,            -- ok | nxdomain | nodata | error
     resolved_at TIMESTAMP NOT NULL
 );
+
+-- Every aggregate record with its report, enrichment and whether the source is ours:
+-- what the DMARC analytics read. header_from_org falls back to the public-suffix answer
+-- computed at enrichment; dmarc_pass is "aligned DKIM or aligned SPF passed".
+CREATE VIEW dmarc_flow AS
+SELECT
+    r.report_key, r.org_name AS reporter, r.begin_ts, r.end_ts, CAST(r.begin_ts AS DATE) AS day,
+    r.policy_domain, r.p, r.sp, r.np, r.pct, r.testing,
+    d.record_no, d.source_ip, d.count, d.disposition, d.policy_dkim, d.policy_spf,
+    coalesce(d.policy_dkim = 'pass' OR d.policy_spf = 'pass', false) AS dmarc_pass,
+    d.reason_types, d.reason_comments, d.header_from, d.envelope_from, d.envelope_to, d.dkim, d.spf,
+    coalesce(o.org_domain, d.header_from) AS header_from_org,
+    rd.ptr, rd.ptr_org_domain, rd.service AS rdns_service,
+    i.ip IS NOT NULL AS is_ours, i.pool AS ip_pool,
+    CASE WHEN i.ip IS NOT NULL THEN 'ours' WHEN rd.service IS NOT NULL THEN 'known service' ELSE 'unknown' END AS source_kind,
+    coalesce(list_has_any(d.reason_types, ['forwarded', 'mailing_list', 'trusted_forwarder']), false) AS forwarded_reason
+FROM dmarc_records d
+JOIN dmarc_reports r USING (report_key)
+LEFT JOIN domain_org o ON o.domain = d.header_from
+LEFT JOIN ip_rdns rd ON rd.ip = d.source_ip
+LEFT JOIN ips i ON i.ip = d.source_ip;
