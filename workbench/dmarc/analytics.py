@@ -48,6 +48,7 @@ def _params(start: date, end: date, domain: str | None, **extra: Any) -> dict[st
 
 
 def _rate(frame: pl.DataFrame, passed: str = "passed", total: str = "messages", name: str = "pass_rate") -> pl.DataFrame:
+    frame = frame.with_columns(pl.col(pl.Int64).fill_null(0))
     return frame.with_columns(
         pl.when(pl.col(total) > 0).then(pl.col(passed).fill_null(0) / pl.col(total)).otherwise(None).alias(name)
     )
@@ -83,6 +84,7 @@ def forwarded(store: Store, start: date, end: date, domain: str | None = None) -
 def policy_readiness(store: Store, start: date, end: date, domain: str | None = None) -> pl.DataFrame:
     """Per header_from domain: what p=quarantine/reject would do today, and whether it is ready."""
     frame = store.sql("dmarc_policy_readiness", _params(start, end, domain))
+    frame = frame.with_columns(pl.col(pl.Int64).fill_null(0))
     frame = _rate(frame.with_columns((pl.col("messages") - pl.col("failing")).alias("passed")))
     frame = frame.with_columns(
         pl.when(pl.col("ours") > 0).then((pl.col("ours") - pl.col("ours_failing").fill_null(0)) / pl.col("ours")).alias("readiness"),

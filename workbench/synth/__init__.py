@@ -7,6 +7,8 @@
 - ``audience/contacts.csv``: the contacts with their attributes and lists;
 - ``dns/brightmart.example.zone`` (and ``dns/web/``, ``.keys/``): the world's DNS with a few
   authentication faults, and our DKIM keys (see :mod:`.zone`).
+- ``dmarc/``: DMARC aggregate reports of the big receivers for the same messages, a
+  spoofing source among them, and Google's SMTP TLS reports (see :mod:`.dmarc`).
 
 The same ``(seed, end, events, days)`` gives byte-identical files. Generation is columnar:
 about a million events a second on two cores.
@@ -24,7 +26,7 @@ import numpy as np
 import polars as pl
 import yaml
 
-from workbench.synth import sends, writers
+from workbench.synth import dmarc, sends, writers
 from workbench.synth.world import World, make_calendar, make_contacts, window
 from workbench.synth.zone import write_dns
 
@@ -93,6 +95,7 @@ def generate(
     write_contacts(out / "audience" / "contacts.csv", contacts)
     write_infrastructure(out / "infrastructure.yaml", world, calendar, start, days)
     write_dns(out, world, seed, (start + timedelta(days=days - 1)).date())
+    by_format.update(dmarc.write_reports(out / "dmarc", world, msgs.filter(~pl.col("hard")), start, days, seed))
     t2 = time.perf_counter()
     return SynthResult(out, len(contacts), len(msgs), len(evs), by_format, start, (start + timedelta(days=days - 1)).date(), t1 - t0, t2 - t1)
 
