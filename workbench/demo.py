@@ -2,8 +2,10 @@
 
 1. synthesise the world into ``data/raw`` (once per size and day; ``--fresh`` redoes it),
 2. load it into the store (a no-op for files already loaded),
-3. print what is in the store and the headline numbers,
-4. audit the sending domains' authentication offline (the world's zone, ``data/dns``).
+3. load the DMARC and TLS reports of the big receivers and enrich them (public suffix
+   list only: no DNS in the demo),
+4. print what is in the store and the headline numbers,
+5. audit the sending domains' authentication offline (the world's zone, ``data/dns``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import json
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from rich.console import Console
 
 from workbench.config import Settings
+from workbench.dmarc import default_window, enrich, policy_readiness
 from workbench.store import Store
 from workbench.store.loading import load_paths
 from workbench.synth import generate
@@ -37,20 +41,22 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
     t0 = time.perf_counter()
     if not marker.exists() or json.loads(marker.read_text()) != wanted:
         shutil.rmtree(raw / "sendlogs", ignore_errors=True)
-        console.print(f"[bold]1/4[/] synthesising {events:,} events into {raw} …")
+        shutil.rmtree(raw / "dmarc", ignore_errors=True)
+        console.print(f"[bold]1/5[/] synthesising {events:,} events into {raw} …")
         result = generate(raw, events=events, seed=SEED, end=end)
         marker.write_text(json.dumps(wanted))
         console.print(f"    {result.events:,} events, {result.contacts:,} contacts "
                       f"({result.events_per_second / 1e6:.2f} M events/s generated)")
     else:
-        console.print(f"[bold]1/4[/] {raw} already holds this world (use --fresh to regenerate)")
-    console.print(f"[bold]2/4[/] loading into {settings.db_path} …")
+        console.print(f"[bold]1/5[/] {raw} already holds this world (use --fresh to regenerate)")
+    console.print(f"[bold]2/5[/] loading into {settings.db_path} …")
     store = Store(settings)
     summary = load_paths(store, [raw / "infrastructure.yaml", raw / "sendlogs"])
     console.print(f"    {summary.rows_loaded:,} rows loaded, "
                   f"{sum(f.status == 'skipped' for f in summary.files)} files already loaded, "
                   f"{summary.rows_quarantined:,} quarantined")
-    console.print("[bold]3/4[/] the store")
+    dmarc_step(store, raw, console)
+    console.print("[bold]4/5[/] the store")
     headline = store.query(
         """
         SELECT mailbox_provider,
@@ -62,7 +68,7 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
         """
     )
     console.print(headline)
-    console.print("[bold]4/4[/] authentication audit of the sending domains (offline, data/dns)")
+    console.print("[bold]5/5[/] authentication audit of the sending domains (offline, data/dns)")
     from workbench.auth.demo import run_audit_step
 
     run_audit_step(settings, store, raw, console)
@@ -72,3 +78,18 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
     console.print(f"done in {took:.0f} s. Explore with `workbench status`, `workbench quarantine`, or open JupyterLab "
                   f"(`.venv/bin/jupyter lab`) on {settings.db_path}.")
     return {"loaded": summary.rows_loaded, "quarantined": summary.rows_quarantined, "seconds": took}
+
+
+def dmarc_step(store: Store, raw: Path, console: Console) -> None:
+    """Load ``raw/dmarc`` (aggregate reports as .eml, .xml.gz, .zip; TLS reports), enrich
+    them offline and print the policy readiness of our domains."""
+    console.print(f"[bold]3/5[/] loading DMARC and TLS reports from {raw / 'dmarc'} …")
+    summary = load_paths(store, [raw / "dmarc"])
+    enrich(store)  # organizational domains by the public suffix list; reverse DNS stays off in the demo
+    start, end = default_window(store, 30)
+    ready = policy_readiness(store, start, end)
+    console.print(f"    {summary.rows_loaded:,} report rows loaded, {summary.rows_quarantined:,} quarantined; "
+                  f"policy readiness {start} – {end}:")
+    console.print(ready.select("header_from", "messages", "pass_rate", "ours_failing", "others_failing", "verdict"))
+    # TODO(issue 3): render notebooks/03_dmarc.ipynb with the report runner once it lands
+    # (papermill on this store, parameters start/end/domain), next to 01/02.
