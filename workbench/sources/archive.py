@@ -185,7 +185,7 @@ def iter_zip(file: str | Path | IO[bytes], source: str, *, limit: int = MAX_PAYL
 
 def unpack(data: bytes | IO[bytes], name: str, *, limit: int = MAX_PAYLOAD, depth: int = 0) -> Iterator[Payload]:
     """The documents inside ``data``: itself, its gzip content, or every zip member (and
-    their gzip content), each as a bounded spool.
+    their gzip content), each as a bounded spool, valid until the next one is drawn.
 
     Raises
     ------

@@ -170,7 +170,7 @@ def _timestamp(value: str | None, what: str, warnings: list[str]) -> datetime | 
 
 def _meta(items: pl.DataFrame, data: bytes, source: str, warnings: list[str]) -> dict[str, Any]:
     meta: dict[str, Any] = {name: _first(items, name) for name in META}
-    errors = items["error"].drop_nulls().to_list()
+    errors = [e.strip() for e in items["error"].drop_nulls().to_list() if e.strip()]
     meta["errors"] = [str(e) for e in errors] or None
     if meta["report_id"] is None:
         raise ParseError(source, "report_metadata", "no <report_id>: not a DMARC aggregate report, or a truncated one")
