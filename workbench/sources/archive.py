@@ -81,7 +81,7 @@ class _Meter:
                               "refused as a decompression bomb")
 
 
-def gunzip_stream(raw: BinaryIO, source: str, *, limit: int = MAX_PAYLOAD) -> Payload:
+def gunzip_stream(raw: BinaryIO, source: str, *, limit: int | None = None) -> Payload:
     """Decompress a gzip stream (several members allowed) into a spool, bounded.
 
     Bytes after the last member that are not another member (a CRLF some mailers append)
@@ -94,6 +94,7 @@ def gunzip_stream(raw: BinaryIO, source: str, *, limit: int = MAX_PAYLOAD) -> Pa
     InputError
         The stream is not gzip, or is truncated or corrupt.
     """
+    limit = MAX_PAYLOAD if limit is None else limit
     out = _spool()
     meter = _Meter(source, limit)
     warnings: list[str] = []
@@ -156,7 +157,7 @@ def _zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str, limit: 
     return Payload(name, out, expanded)
 
 
-def iter_zip(file: str | Path | IO[bytes], source: str, *, limit: int = MAX_PAYLOAD) -> Iterator[Payload]:
+def iter_zip(file: str | Path | IO[bytes], source: str, *, limit: int | None = None) -> Iterator[Payload]:
     """Every file member of a zip archive, each decompressed into its own bounded spool.
 
     The total of all members is bounded by ``limit`` too (overlapping-member bombs).
@@ -168,6 +169,7 @@ def iter_zip(file: str | Path | IO[bytes], source: str, *, limit: int = MAX_PAYL
     InputError
         The archive is corrupt.
     """
+    limit = MAX_PAYLOAD if limit is None else limit
     try:
         zf = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -183,7 +185,7 @@ def iter_zip(file: str | Path | IO[bytes], source: str, *, limit: int = MAX_PAYL
             yield payload
 
 
-def unpack(data: bytes | IO[bytes], name: str, *, limit: int = MAX_PAYLOAD, depth: int = 0) -> Iterator[Payload]:
+def unpack(data: bytes | IO[bytes], name: str, *, limit: int | None = None, depth: int = 0) -> Iterator[Payload]:
     """The documents inside ``data``: itself, its gzip content, or every zip member (and
     their gzip content), each as a bounded spool, valid until the next one is drawn.
 
@@ -194,6 +196,7 @@ def unpack(data: bytes | IO[bytes], name: str, *, limit: int = MAX_PAYLOAD, dept
     InputError
         Corrupt compressed data.
     """
+    limit = MAX_PAYLOAD if limit is None else limit
     stream: IO[bytes] = io.BytesIO(data) if isinstance(data, bytes) else data
     stream.seek(0)
     head = stream.read(4)

@@ -101,10 +101,10 @@ def part_bytes(part: Message) -> bytes:
     if part.get_content_maintype() == "message" or part.is_multipart():
         inner = part.get_payload()
         if isinstance(inner, list):
-            if cte in ("base64", "quoted-printable") and len(inner) == 1 and not inner[0].keys():
-                raw = inner[0].get_payload()
-                return _decode(str(raw).encode("ascii", "replace"), cte)
-            return b"".join(m.as_bytes() if isinstance(m, Message) else str(m).encode() for m in inner)
+            raw = b"".join(m.as_bytes() if isinstance(m, Message) else str(m).encode() for m in inner)
+            if cte in ("base64", "quoted-printable"):  # the parser took encoded text for a message
+                return _decode(raw.lstrip(b"\r\n"), cte)
+            return raw
         return _decode(str(inner).encode("utf-8", "surrogateescape"), cte)
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
@@ -252,6 +252,9 @@ class ImapFolder:
         except (OSError, imaplib.IMAP4.error) as exc:
             self.close()
             raise InputError(self.url, None, f"IMAP: {exc}; check host, port, --security and credentials") from exc
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         """Log out (safe to call twice)."""

@@ -75,7 +75,7 @@ def is_failure_report(msg: Message, parts: list[Part]) -> bool:
     """An ARF ``auth-failure`` report, or a plain-text DMARC failure/forensic summary."""
     for part in parts:
         if part.content_type == "message/feedback-report":
-            return b"auth-failure" in part.payload.lower()
+            return re.search(rb"(?im)^feedback-type:\s*auth-failure", part.payload) is not None
     subject = str(msg.get("Subject", "")).lower()
     if ("dmarc" in subject and ("failure" in subject or "forensic" in subject)) or "ruf" in subject:
         return any(p.content_type == "text/plain" for p in parts)
