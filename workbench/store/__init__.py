@@ -200,8 +200,9 @@ class Store:
     def scalar(self, sql: str, params: Params = None) -> Any:
         """Run a read query returning one value."""
         with self.reader() as con:
-            row = (con.execute(sql, params) if params is not None else con.execute(sql)).fetchone()
-        return row[0] if row else None
+            # fetchall: a result left half-read blocks the next statement on a held writer
+            rows = (con.execute(sql, params) if params is not None else con.execute(sql)).fetchall()
+        return rows[0][0] if rows else None
 
     def execute(self, sql: str, params: Params = None) -> None:
         """Run one write statement in its own transaction."""

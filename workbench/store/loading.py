@@ -235,7 +235,7 @@ def load_file(
     """
     sha = file_sha256(path)
     with store.writer() as con:
-        if con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchone():
+        if con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
             return FileResult(str(path), None, "skipped", message="already loaded (same content)")
         try:
             fmt = registry.by_name(format) if format else registry.detect(path, read_head(path))
