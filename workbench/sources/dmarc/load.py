@@ -45,8 +45,8 @@ def _now() -> datetime:
 # -- sniffing ------------------------------------------------------------------------------
 
 def sniff_aggregate(head: bytes, path: Path) -> bool:
-    if not head.strip() and path.suffix.lower() == ".xml":
-        return True  # an empty .xml: the parser says why it is not a report
+    if not head.strip() and path.name.lower().endswith((".xml", ".xml.gz", ".xml.zip")):
+        return True  # empty, or a compressed stream too broken to sniff: the loader says why
     if head.startswith(b"PK\x03\x04"):
         return _zip_holds(path, "aggregate")
     return document_kind(head) == "aggregate"
