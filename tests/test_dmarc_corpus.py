@@ -170,5 +170,5 @@ def test_reloading_the_corpus_changes_nothing(corpus: Path, loaded: tuple[Store,
     before = store.fingerprint()
     files = sorted(p for p in corpus.rglob("*") if p.is_file() and p.name not in ("MANIFEST.tsv", "LICENSE"))
     again = load_paths(store, files)
-    assert all(f.status == "skipped" for f in again.files)
+    assert {Path(f.path).name for f in again.files if f.status != "skipped"} == {"empty.xml"}  # tried again, fails again
     assert store.fingerprint() == before

@@ -15,6 +15,7 @@ differs from what was loaded, the difference is recorded in quarantine. Parser w
 
 from __future__ import annotations
 
+import itertools
 import zipfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -92,8 +93,8 @@ def load_mail_file(path: Path, sink: Sink, options: ParseOptions) -> None:
     with open_stream(path) as stream:
         head = stream.read(5)
     if head == b"From " and _mbox_messages(path) > 1:
-        for item in iter_mbox(path):
-            write_found(sink, reports_in_message(item.data, item.position), str(path))
+        found = itertools.chain.from_iterable(reports_in_message(m.data, m.position) for m in iter_mbox(path))
+        write_found(sink, found, str(path))
     else:
         with open_stream(path) as stream:
             data = stream.read()
@@ -113,9 +114,22 @@ def _mbox_messages(path: Path) -> int:
 
 
 def write_found(sink: Sink, found: Iterable[Found], source_file: str) -> None:
-    """Write every found report to the sink, once each; errors and warnings as rejects."""
+    """Write every found report to the sink, once each; errors and warnings as rejects.
+
+    Raises
+    ------
+    InputError
+        The file held one document and it could not be read (the file failed as a whole).
+    """
     seen: dict[tuple[str, str], tuple[str, int]] = {}
-    for item in found:
+    items = iter(found)
+    first = next(items, None)
+    if first is None:
+        return
+    second = next(items, None)
+    if second is None and first.error is not None:
+        raise first.error
+    for item in itertools.chain((first,), () if second is None else (second,), items):
         item.position = _relative(item.position, source_file)
         rejects = [Reject(item.position, w, "", "Warning") for w in item.warnings]
         if item.error is not None:
