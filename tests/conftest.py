@@ -90,3 +90,18 @@ def knot_server(tmp_path_factory: pytest.TempPathFactory):
     yield start
     for server in servers.values():
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def dmarc_world_store(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """The small world's infrastructure and DMARC/TLS reports loaded and enriched offline
+    (shared by read-only tests: do not write to it)."""
+    from workbench.dmarc import enrich
+    from workbench.store.loading import load_paths
+
+    path = tmp_path_factory.mktemp("dmarcstore") / "dmarc.duckdb"
+    s = Store(Settings.load(root=ROOT, db_path=path, lock_timeout=60.0))
+    summary = load_paths(s, [small_world / "infrastructure.yaml", small_world / "dmarc"])
+    assert summary.rows_quarantined == 0, summary.as_dict()
+    enrich(s)
+    return s
