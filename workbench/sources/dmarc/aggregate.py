@@ -201,40 +201,49 @@ def _meta(items: pl.DataFrame, data: bytes, source: str, warnings: list[str]) ->
     return meta
 
 
-def _records(items: pl.DataFrame, auth: pl.DataFrame, extensions: dict[int, str], source: str) -> pl.DataFrame:
+def _clean(column: str, *, lower: bool = False) -> pl.Expr:
+    text = pl.col(column).str.strip_chars()
+    text = text.str.to_lowercase() if lower else text
+    return pl.when(text == "").then(None).otherwise(text).alias(column)
+
+
+def _records(items: pl.DataFrame, auth: pl.DataFrame, extensions: dict[int, str], source: str, first_no: int = 0) -> pl.DataFrame:
+    """The records of ``items`` (rows of <feedback>'s children) with their results from ``auth``,
+    in one lazy plan (one pass of polars over the batch)."""
     is_record = pl.any_horizontal(pl.col(c).is_not_null() for c in ("source_ip", "count", "header_from", "disposition"))
-    recs = items.filter(is_record).select(pl.col("<item>").cast(pl.Int64).alias("item"), *RECORD)
-    recs = recs.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in RECORD if c not in ("reason_type", "reason_comment"))
-    count = recs["count"].cast(pl.Int64, strict=False)
-    bad = recs.filter(count.is_null() | (count < 0))
+    plain = [c for c in RECORD if c not in ("reason_type", "reason_comment", "count")]
+    if items.schema["reason_type"] == pl.Utf8:
+        reasons = [
+            pl.when(_clean("reason_type").is_not_null()).then(pl.concat_list(_clean("reason_type", lower=True)))
+            .otherwise(pl.lit(None, pl.List(pl.Utf8))).alias("reason_types"),
+            pl.when(_clean("reason_comment").is_not_null()).then(pl.concat_list(_clean("reason_comment")))
+            .otherwise(pl.lit(None, pl.List(pl.Utf8))).alias("reason_comments"),
+        ]
+    else:  # the tree engine gives lists already
+        types = pl.col("reason_type").list.eval(pl.element().str.strip_chars().str.to_lowercase())
+        comments = pl.col("reason_comment").list.eval(pl.element().str.strip_chars())
+        reasons = [pl.when(types.list.len() > 0).then(types).alias("reason_types"),
+                   pl.when(comments.list.len() > 0).then(comments).alias("reason_comments")]
+    recs = items.lazy().filter(is_record).select(
+        pl.col("<item>").cast(pl.Int64).alias("item"), _clean("count").alias("count_text"),
+        _clean("count").cast(pl.Int64, strict=False).alias("count"),
+        *(_clean(c, lower=c in KEYWORDS) for c in plain), *reasons,
+    )
+    a = auth.lazy().select(pl.col("<item>").cast(pl.Int64).alias("item"),
+                           *(_clean(c, lower=c in ("dkim_result", "spf_result", "spf_scope", "dkim_domain", "spf_domain")) for c in AUTH))
+    dkim = a.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in AUTH[:4])).group_by("item").agg(  # order within a group is kept
+        dkim=pl.struct(domain="dkim_domain", selector="dkim_selector", result="dkim_result", human_result="dkim_human_result"))
+    spf = a.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in AUTH[4:])).group_by("item").agg(
+        spf=pl.struct(domain="spf_domain", scope="spf_scope", result="spf_result", human_result="spf_human_result"))
+    ext = pl.LazyFrame({"item": list(extensions), "extensions": list(extensions.values())}, schema={"item": pl.Int64, "extensions": pl.Utf8})
+    out = (recs.join(dkim, on="item", how="left", maintain_order="left").join(spf, on="item", how="left", maintain_order="left")
+           .join(ext, on="item", how="left", maintain_order="left").collect())
+    bad = out.filter(pl.col("count").is_null() | (pl.col("count") < 0))
     if len(bad):
         first = bad.row(0, named=True)
-        raise ParseError(source, f"record {bad['item'][0]}", f"record without a valid <count> ({first['count']!r}); "
+        raise ParseError(source, f"record {first['item']}", f"record without a valid <count> ({first['count_text']!r}); "
                          "the report is refused whole rather than loaded in part", str(first)[:200])
-    recs = recs.with_columns(count=count).with_columns(pl.col(c).str.to_lowercase() for c in KEYWORDS)
-    a = auth.select(pl.col("<item>").cast(pl.Int64).alias("item"), *(pl.col(c).str.strip_chars().replace("", None) for c in AUTH))
-    a = a.with_columns(pl.col("dkim_result", "spf_result", "spf_scope", "dkim_domain", "spf_domain").str.to_lowercase())
-    dkim = a.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in AUTH[:4])).group_by("item", maintain_order=True).agg(
-        dkim=pl.struct(domain="dkim_domain", selector="dkim_selector", result="dkim_result", human_result="dkim_human_result"))
-    spf = a.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in AUTH[4:])).group_by("item", maintain_order=True).agg(
-        spf=pl.struct(domain="spf_domain", scope="spf_scope", result="spf_result", human_result="spf_human_result"))
-    recs = recs.join(dkim, on="item", how="left").join(spf, on="item", how="left")
-    reason_type = recs["reason_type"]
-    if reason_type.dtype == pl.Utf8:
-        recs = recs.with_columns(
-            reason_types=pl.when(pl.col("reason_type").str.strip_chars().replace("", None).is_not_null())
-            .then(pl.concat_list(pl.col("reason_type").str.strip_chars().str.to_lowercase())).otherwise(pl.lit(None, pl.List(pl.Utf8))),
-            reason_comments=pl.when(pl.col("reason_comment").str.strip_chars().replace("", None).is_not_null())
-            .then(pl.concat_list(pl.col("reason_comment").str.strip_chars())).otherwise(pl.lit(None, pl.List(pl.Utf8))),
-        )
-    else:  # the tree engine gives lists already
-        recs = recs.with_columns(
-            reason_types=pl.col("reason_type").list.eval(pl.element().str.strip_chars().str.to_lowercase()),
-            reason_comments=pl.col("reason_comment").list.eval(pl.element().str.strip_chars()),
-        ).with_columns(pl.when(pl.col(c).list.len() > 0).then(pl.col(c)) for c in ("reason_types", "reason_comments"))
-    ext = pl.DataFrame({"item": list(extensions), "extensions": list(extensions.values())}, schema={"item": pl.Int64, "extensions": pl.Utf8})
-    recs = recs.join(ext, on="item", how="left")
-    return recs.with_row_index("record_no").select(
+    return out.with_row_index("record_no", offset=first_no).select(
         pl.col("record_no").cast(pl.Int32), "source_ip", "count", "disposition", "policy_dkim", "policy_spf",
         "reason_types", "reason_comments", "header_from", "envelope_from", "envelope_to",
         pl.col("dkim").cast(pl.List(DKIM_STRUCT)), pl.col("spf").cast(pl.List(SPF_STRUCT)), "extensions",

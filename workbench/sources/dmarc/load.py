@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from workbench.sources.dmarc.aggregate import AggregateReport
+from workbench.errors import InputError
+from workbench.sources.dmarc.aggregate import AggregateReport, report_key
+from workbench.sources.dmarc.aggregate_stream import FastRefused
 from workbench.sources.dmarc.failure import Failure
-from workbench.sources.dmarc.route import Found, document_kind, reports_in_message, reports_in_payloads
+from workbench.sources.dmarc.route import Found, LazyAggregate, document_kind, reports_in_message, reports_in_payloads
 from workbench.sources.dmarc.tlsrpt import TlsReport
 from workbench.sources.mailbox import iter_mbox, looks_like_message
 from workbench.sources.reader import Reject, open_stream
@@ -84,7 +86,7 @@ def sniff_mail(head: bytes, path: Path) -> bool:
 def load_reports_file(path: Path, sink: Sink, options: ParseOptions) -> None:
     """Load an ``.xml``/``.gz``/``.zip``/``.json`` report file."""
     with path.open("rb") as handle:
-        write_found(sink, reports_in_payloads(handle, str(path)), str(path))
+        write_found(sink, reports_in_payloads(handle, str(path), getattr(sink, "sha", None)), str(path))
     sink.progress(path.stat().st_size)
 
 
@@ -116,30 +118,42 @@ def _mbox_messages(path: Path) -> int:
 def write_found(sink: Sink, found: Iterable[Found], source_file: str) -> None:
     """Write every found report to the sink, once each; errors and warnings as rejects.
 
+    Each item is written before the next is drawn (a payload is valid until then).
+
     Raises
     ------
     InputError
         The file held one document and it could not be read (the file failed as a whole).
     """
     seen: dict[tuple[str, str], tuple[str, int]] = {}
-    items = iter(found)
-    first = next(items, None)
-    if first is None:
-        return
-    second = next(items, None)
-    if second is None and first.error is not None:
-        raise first.error
-    for item in itertools.chain((first,), () if second is None else (second,), items):
+    held: Found | None = None  # a first error, raised instead if it stays the only item
+    count = 0
+    for item in found:
+        count += 1
         item.position = _relative(item.position, source_file)
+        if item.error is not None and count == 1:
+            held = item
+            continue
+        if held is not None:
+            sink.add_rejects(_error_rejects(held))
+            held = None
         rejects = [Reject(item.position, w, "", "Warning") for w in item.warnings]
         if item.error is not None:
-            exc = item.error
-            rejects.append(Reject(exc.position and f"{item.position}: {exc.position}" or item.position, exc.reason,
-                                  exc.excerpt or "", type(exc).__name__))
+            rejects += _error_rejects(item)
         elif item.report is not None:
-            rejects += [Reject(item.position, w, "", "Warning") for w in getattr(item.report, "warnings", [])]
             rejects += _write(sink, item, source_file, seen)
+            rejects += [Reject(item.position, w, "", "Warning") for w in getattr(item.report, "warnings", [])]
         sink.add_rejects(rejects)
+    if held is not None and held.error is not None:
+        raise held.error
+
+
+def _error_rejects(item: Found) -> list[Reject]:
+    exc = item.error
+    assert exc is not None
+    rejects = [Reject(item.position, w, "", "Warning") for w in item.warnings]
+    where = f"{item.position}: {exc.position}" if exc.position else item.position
+    return [*rejects, Reject(where, exc.reason, exc.excerpt or "", type(exc).__name__)]
 
 
 def _relative(position: str, source_file: str) -> str:
@@ -150,6 +164,14 @@ def _relative(position: str, source_file: str) -> str:
 
 def _write(sink: Sink, item: Found, source_file: str, seen: dict[tuple[str, str], tuple[str, int]]) -> list[Reject]:
     report = item.report
+    if isinstance(report, LazyAggregate):
+        try:
+            return _write_stream(sink, item, report, source_file, seen)
+        except FastRefused:
+            item.report = report.fallback()
+            report = item.report
+        except InputError as exc:
+            return _error_rejects(Found(item.position, error=exc))
     if isinstance(report, AggregateReport):
         table, size, label = "dmarc_reports", len(report.records), f"aggregate report {report.meta['report_id']!r} from {report.meta['org_name']!r}"
     elif isinstance(report, TlsReport):
@@ -157,30 +179,12 @@ def _write(sink: Sink, item: Found, source_file: str, seen: dict[tuple[str, str]
     else:
         assert isinstance(report, Failure)
         table, size, label = "dmarc_failures", 1, f"failure report from {report.fields['reporter']!r}"
-    key_column = "failure_key" if table == "dmarc_failures" else "report_key"
     warnings = len(item.warnings) + len(getattr(report, "warnings", []))
-    known = seen.get((table, report.key))
-    if known is None:
-        extra = ", warnings" if table == "dmarc_reports" else ", 0"
-        rows = sink.query(f"SELECT content_sha256{extra} FROM {table} WHERE {key_column} = $key", {"key": report.key})
-        known = (str(rows.item(0, 0)), int(rows.item(0, 1))) if len(rows) else None
-    rejects: list[Reject] = []
-    if known is not None:
-        sha, old_warnings = known
-        if sha == item.sha256 or table == "dmarc_failures" or warnings >= old_warnings:
-            sink.count_duplicates(size + 1)
-            if sha != item.sha256 and table != "dmarc_failures":
-                rejects.append(Reject(item.position, f"{label} was already loaded from other content (sha256 {sha[:12]}…, "
-                                      f"this one {item.sha256[:12]}…); the first one is kept", "", "Duplicate"))
-            return rejects
-        # a cleaner copy of a report that was loaded from recovered input replaces it
-        sink.query("DELETE FROM dmarc_records WHERE report_key = $key", {"key": report.key})
-        sink.query("DELETE FROM dmarc_reports WHERE report_key = $key", {"key": report.key})
-        rejects.append(Reject(item.position, f"{label} replaces the copy loaded earlier from recovered input "
-                              f"(sha256 {sha[:12]}…, {old_warnings} warning(s); this one {warnings})", "", "Replaced"))
-    seen[(table, report.key)] = (item.sha256, warnings)
-    common = {"content_sha256": item.sha256, "source_file": source_file, "source_part": None if item.position == "document" else item.position,
-              "loaded_at": _now()}
+    verdict, rejects = _decide(sink, item, table, report.key, warnings, label, seen)
+    if verdict == "duplicate":
+        sink.count_duplicates(size + 1)
+        return rejects
+    common = _common(item, source_file)
     if isinstance(report, AggregateReport):
         _write_aggregate(sink, report, {**common, "warnings": warnings})
     elif isinstance(report, TlsReport):
@@ -195,10 +199,75 @@ def _write(sink: Sink, item: Found, source_file: str, seen: dict[tuple[str, str]
     return rejects
 
 
-def _write_aggregate(sink: Sink, report: AggregateReport, common: dict[str, Any]) -> None:
-    meta = {k: v for k, v in report.meta.items()}
-    row = {"report_key": report.key, **meta, "record_count": len(report.records), "message_count": report.messages, **common}
+def _common(item: Found, source_file: str) -> dict[str, Any]:
+    return {"content_sha256": item.sha256, "source_file": source_file,
+            "source_part": None if item.position == "document" else item.position, "loaded_at": _now()}
+
+
+def _decide(sink: Sink, item: Found, table: str, key: str, warnings: int, label: str,
+            seen: dict[tuple[str, str], tuple[str, int]]) -> tuple[str, list[Reject]]:
+    """``"new"``, ``"replace"`` (the old copy was deleted) or ``"duplicate"``, with what to record."""
+    key_column = "failure_key" if table == "dmarc_failures" else "report_key"
+    known = seen.get((table, key))
+    if known is None:
+        extra = ", warnings" if table == "dmarc_reports" else ", 0"
+        rows = sink.query(f"SELECT content_sha256{extra} FROM {table} WHERE {key_column} = $key", {"key": key})
+        known = (str(rows.item(0, 0)), int(rows.item(0, 1))) if len(rows) else None
+    seen_now = (item.sha256, warnings)
+    if known is None:
+        seen[(table, key)] = seen_now
+        return "new", []
+    sha, old_warnings = known
+    if sha == item.sha256 or table == "dmarc_failures" or warnings >= old_warnings:
+        rejects = []
+        if sha != item.sha256 and table != "dmarc_failures":
+            rejects.append(Reject(item.position, f"{label} was already loaded from other content (sha256 {sha[:12]}…, "
+                                  f"this one {item.sha256[:12]}…); the first one is kept", "", "Duplicate"))
+        return "duplicate", rejects
+    # a cleaner copy of a report that was loaded from recovered input replaces it
+    sink.query("DELETE FROM dmarc_records WHERE report_key = $key", {"key": key})
+    sink.query("DELETE FROM dmarc_reports WHERE report_key = $key", {"key": key})
+    seen[(table, key)] = seen_now
+    return "replace", [Reject(item.position, f"{label} replaces the copy loaded earlier from recovered input "
+                              f"(sha256 {sha[:12]}…, {old_warnings} warning(s); this one {warnings})", "", "Replaced")]
+
+
+def _write_stream(sink: Sink, item: Found, lazy: LazyAggregate, source_file: str,
+                  seen: dict[tuple[str, str], tuple[str, int]]) -> list[Reject]:
+    """Write a large report batch by batch; on a refusal part-way, take back what was written."""
+    stream = lazy.stream
+    meta = stream.read_meta()
+    key = report_key(meta["org_name"], meta["report_id"])
+    label = f"aggregate report {meta['report_id']!r} from {meta['org_name']!r}"
+    verdict, rejects = _decide(sink, item, "dmarc_reports", key, len(item.warnings) + len(stream.warnings), label, seen)
+    written = False
+    try:
+        for frame in stream:
+            if verdict != "duplicate":
+                sink.add_rows("dmarc_records", frame.with_columns(pl.lit(key).alias("report_key")))
+                written = True
+    except BaseException:
+        if written:
+            sink.query("DELETE FROM dmarc_records WHERE report_key = $key", {"key": key})
+        seen.pop(("dmarc_reports", key), None)
+        raise
+    if verdict == "duplicate":
+        sink.count_duplicates(stream.records + 1)
+        return rejects
+    row = {"report_key": key, **meta, "record_count": stream.records, "message_count": stream.messages,
+           **_common(item, source_file), "warnings": len(item.warnings) + len(stream.warnings)}
+    _insert_report(sink, row)
+    rejects += [Reject(item.position, w, "", "Warning") for w in stream.warnings]
+    return rejects
+
+
+def _insert_report(sink: Sink, row: dict[str, Any]) -> None:
     schema_overrides = {"errors": pl.List(pl.Utf8), "pct": pl.Int16, "begin_ts": pl.Datetime("us"), "end_ts": pl.Datetime("us")}
     sink.add_rows("dmarc_reports", pl.DataFrame([row], schema_overrides=schema_overrides, infer_schema_length=None))
+
+
+def _write_aggregate(sink: Sink, report: AggregateReport, common: dict[str, Any]) -> None:
+    _insert_report(sink, {"report_key": report.key, **report.meta, "record_count": len(report.records),
+                          "message_count": report.messages, **common})
     if len(report.records):
         sink.add_rows("dmarc_records", report.records.with_columns(pl.lit(report.key).alias("report_key")))

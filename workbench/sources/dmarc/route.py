@@ -9,7 +9,10 @@ document raised, so that one bad attachment never hides the others.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
@@ -17,11 +20,29 @@ from typing import IO
 from workbench.errors import InputError, ParseError
 from workbench.sources.archive import Payload, kind_of, unpack
 from workbench.sources.dmarc.aggregate import AggregateReport, parse_aggregate
+from workbench.sources.dmarc.aggregate_stream import AggregateStream
+from workbench.sources.dmarc.xmlsafe import check_prolog
 from workbench.sources.dmarc.failure import Failure, is_failure_report, parse_failure
 from workbench.sources.dmarc.tlsrpt import TlsReport, parse_tlsrpt
 from workbench.sources.mailbox import Part, iter_parts, parse_message
 
-Report = AggregateReport | TlsReport | Failure
+#: aggregate documents larger than this are read in streaming fashion
+STREAM_FROM = 4 << 20
+
+
+@dataclass
+class LazyAggregate:
+    """A large aggregate report to be read in batches (:class:`AggregateStream`), with the
+    in-memory reading to fall back on when the fast engine refuses it."""
+
+    stream: AggregateStream
+    payload: Payload
+
+    def fallback(self) -> AggregateReport:
+        return parse_aggregate(self.payload.read(), self.payload.name)
+
+
+Report = AggregateReport | TlsReport | Failure | LazyAggregate
 REPORT_TYPES = ("zip", "gzip", "xml", "json", "tlsrpt", "octet-stream")
 REPORT_SUFFIXES = (".xml", ".gz", ".zip", ".json", ".xml.gz", ".json.gz", ".gzip")
 
@@ -47,17 +68,44 @@ def document_kind(head: bytes) -> str | None:
     return None
 
 
-def _sha(stream: IO[bytes]) -> str:
-    digest = hashlib.sha256()
+def _prepass(stream: IO[bytes], known_sha: str | None = None) -> tuple[str, bool]:
+    """The payload's SHA-256 (``known_sha`` when the caller hashed these bytes already), and
+    whether the fast engine may stream it (valid UTF-8, no ``<extension`` elements it would
+    drop) — one read at C speed."""
+    digest = hashlib.sha256() if known_sha is None else None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    clean, tail = True, b""
     stream.seek(0)
     while block := stream.read(1 << 20):
-        digest.update(block)
+        if digest is not None:
+            digest.update(block)
+        elif not clean:
+            break
+        if clean:
+            if b"<extension" in tail + block[:16] or b"<extension" in block:
+                clean = False
+            elif not block.isascii():
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    clean = False
+            tail = block[-16:]
     stream.seek(0)
-    return digest.hexdigest()
+    return (digest.hexdigest() if digest is not None else str(known_sha)), clean
 
 
-def parse_payload(payload: Payload) -> Found:
-    """Parse one decompressed document (aggregate XML or TLS-RPT JSON)."""
+def _engine_source(stream: IO[bytes]) -> str | IO[bytes]:
+    """A path when the payload is a plain file on disk (the engine reads it itself), else the stream."""
+    name = getattr(stream, "name", None)
+    if isinstance(stream, io.BufferedReader) and isinstance(name, str) and os.path.isfile(name):
+        return name
+    stream.seek(0)
+    return stream
+
+
+def parse_payload(payload: Payload, known_sha: str | None = None) -> Found:
+    """Parse one decompressed document (aggregate XML or TLS-RPT JSON); ``known_sha`` is its
+    SHA-256 when the caller has it."""
     stream = payload.stream
     stream.seek(0)
     head = stream.read(65536)
@@ -70,8 +118,12 @@ def parse_payload(payload: Payload) -> Found:
         if kind is None:
             raise ParseError(payload.name, "start", "neither a DMARC aggregate report (XML <feedback>) nor an SMTP TLS report (JSON)",
                              head[:200].decode("utf-8", "backslashreplace"))
-        found.sha256 = _sha(stream)
-        if kind == "aggregate":
+        found.sha256, clean = _prepass(stream, known_sha)
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
+        if kind == "aggregate" and clean and size > STREAM_FROM and check_prolog(head, payload.name) in ("utf-8", "utf8", "us-ascii", "ascii"):
+            found.report = LazyAggregate(AggregateStream(_engine_source(stream), payload.name, head[:4096]), payload)
+        elif kind == "aggregate":
             found.report = parse_aggregate(stream, payload.name)
         else:
             found.report = parse_tlsrpt(stream.read(), payload.name)
@@ -80,12 +132,13 @@ def parse_payload(payload: Payload) -> Found:
     return found
 
 
-def reports_in_payloads(data: bytes | IO[bytes], name: str) -> Iterator[Found]:
-    """Every report in a file's content: itself, its gzip content, every zip member."""
+def reports_in_payloads(data: bytes | IO[bytes], name: str, sha256: str | None = None) -> Iterator[Found]:
+    """Every report in a file's content: itself, its gzip content, every zip member
+    (``sha256``: of ``data``, when known, spares hashing an uncompressed document again)."""
     try:
         for payload in unpack(data, name):
             try:
-                yield parse_payload(payload)
+                yield parse_payload(payload, sha256 if payload.stream is data else None)
             finally:
                 payload.close()
     except InputError as exc:
