@@ -3,8 +3,9 @@
 :class:`AggregateStream` runs the fast engine (xml2arrow's ``parse_batches``, parsing on a
 Rust thread) over a document handed as a path, bytes or a binary stream, and turns its
 batches into record frames as soon as they are complete, so that a report of any size is
-read in bounded memory. A record is complete once an authentication result of a later
-record has been seen (results come in document order), or at the end of the document.
+read in bounded memory. A record is complete once its own row has arrived and an
+authentication result of a later record has been seen (results come in document order), or
+at the end of the document.
 
 It refuses, with :class:`FastRefused`, whatever the fast engine cannot read faithfully; the
 caller then reads the document with :func:`.aggregate.parse_aggregate` (the tree engine).
@@ -118,12 +119,15 @@ class AggregateStream:
         if not self._items:
             return None
         items = pl.concat(self._items) if len(self._items) > 1 else self._items[0]
+        if items.is_empty() and not final:
+            return None
         auth = pl.concat(self._auth) if len(self._auth) > 1 else (self._auth[0] if self._auth else None)
         if final:
             cut_items, cut_auth = items, auth
             self._items, self._auth = [], []
         else:
-            limit = self._max_auth  # records before the last one with results seen are complete
+            # complete: records whose row has arrived and before the last record with results seen
+            limit = min(self._max_auth, int(items["<item>"].max()) + 1)  # type: ignore[arg-type]
             cut_items = items.filter(pl.col("<item>") < limit)
             if cut_items.is_empty():
                 return None

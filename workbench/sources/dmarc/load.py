@@ -131,19 +131,23 @@ def write_found(sink: Sink, found: Iterable[Found], source_file: str) -> None:
     for item in found:
         count += 1
         item.position = _relative(item.position, source_file)
+        written: list[Reject] = []
+        if item.error is None and item.report is not None:
+            try:
+                written = _write(sink, item, source_file, seen)
+            except InputError as exc:  # e.g. a record without a count, found part-way through a stream
+                item.error, item.report = exc, None
         if item.error is not None and count == 1:
             held = item
             continue
         if held is not None:
             sink.add_rejects(_error_rejects(held))
             held = None
-        rejects = [Reject(item.position, w, "", "Warning") for w in item.warnings]
         if item.error is not None:
-            rejects += _error_rejects(item)
-        elif item.report is not None:
-            rejects += _write(sink, item, source_file, seen)
-            rejects += [Reject(item.position, w, "", "Warning") for w in getattr(item.report, "warnings", [])]
-        sink.add_rejects(rejects)
+            sink.add_rejects(_error_rejects(item))
+            continue
+        warnings = [*item.warnings, *getattr(item.report, "warnings", [])]
+        sink.add_rejects([*written, *(Reject(item.position, w, "", "Warning") for w in warnings)])
     if held is not None and held.error is not None:
         raise held.error
 
@@ -170,8 +174,6 @@ def _write(sink: Sink, item: Found, source_file: str, seen: dict[tuple[str, str]
         except FastRefused:
             item.report = report.fallback()
             report = item.report
-        except InputError as exc:
-            return _error_rejects(Found(item.position, error=exc))
     if isinstance(report, AggregateReport):
         table, size, label = "dmarc_reports", len(report.records), f"aggregate report {report.meta['report_id']!r} from {report.meta['org_name']!r}"
     elif isinstance(report, TlsReport):

@@ -1,0 +1,117 @@
+"""Large aggregate reports read in batches: same records as the in-memory read, bounded,
+and taken back cleanly when the fast engine refuses part-way."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from conftest import FIXTURES
+from workbench.sources.dmarc import aggregate_stream, route
+from workbench.sources.dmarc.aggregate import parse_aggregate
+from workbench.sources.dmarc.aggregate_stream import AggregateStream, FastRefused
+from workbench.store import Store
+from workbench.store.loading import load_file
+
+HEAD = (FIXTURES / "dmarc" / "rfc7489.xml").read_bytes().split(b"<record>", 1)[0]
+
+
+def record(i: int, rng: random.Random) -> bytes:
+    dkim = "".join(f"<dkim><domain>d{k}.example</domain><selector>s{k}</selector><result>{rng.choice(['pass', 'fail'])}</result></dkim>"
+                   for k in range(rng.choice([0, 0, 1, 2, 3])))
+    spf = "<spf><domain>bounce.example</domain><scope>mfrom</scope><result>pass</result></spf>" if rng.random() < 0.7 else ""
+    reason = "<reason><type>forwarded</type></reason>" if i % 7 == 0 else ""
+    return (f"<record><row><source_ip>10.0.{i // 256}.{i % 256}</source_ip><count>{i + 1}</count><policy_evaluated>"
+            f"<disposition>none</disposition><dkim>pass</dkim><spf>fail</spf>{reason}</policy_evaluated></row>"
+            f"<identifiers><header_from>Brightmart.example</header_from></identifiers>"
+            f"<auth_results>{dkim}{spf}</auth_results></record>\n").encode()
+
+
+def document(n: int, seed: int = 1, *, tamper: dict[int, bytes] | None = None) -> bytes:
+    rng = random.Random(seed)
+    body = [record(i, rng) for i in range(n)]
+    for i, text in (tamper or {}).items():
+        body[i] = text
+    return HEAD + b"".join(body) + b"</feedback>\n"
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aggregate_stream, "BATCH_ROWS", 37)
+    monkeypatch.setattr(route, "STREAM_FROM", 0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_stream_gives_the_in_memory_records(small_batches: None, seed: int) -> None:
+    data = document(500, seed)
+    expected = parse_aggregate(data)
+    stream = AggregateStream(data, "doc", data[:4096])
+    meta = stream.read_meta()
+    frames = list(stream)
+    assert len(frames) > 3
+    got = pl.concat(frames)
+    assert got.to_dicts() == expected.records.to_dicts()
+    assert {k: v for k, v in meta.items()} == expected.meta
+    assert (stream.records, stream.messages) == (500, sum(range(1, 501)))
+
+
+def test_stream_from_a_path(tmp_path: Path, small_batches: None) -> None:
+    path = tmp_path / "r.xml"
+    path.write_bytes(document(120))
+    stream = AggregateStream(str(path), str(path), path.read_bytes()[:4096])
+    assert sum(len(f) for f in stream) == 120 and stream.meta is not None
+
+
+def test_load_streams_and_matches(store: Store, tmp_path: Path, small_batches: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[int] = []
+    original = AggregateStream.__init__
+
+    def spy(self: AggregateStream, *args: object, **kwargs: object) -> None:
+        used.append(1)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AggregateStream, "__init__", spy)
+    path = tmp_path / "big.xml"
+    path.write_bytes(document(300))
+    result = load_file(store, path)
+    assert used and result.rows_loaded == 301 and result.rows_quarantined == 0
+    stored = store.query("SELECT * EXCLUDE (report_key) FROM dmarc_records ORDER BY record_no")
+    assert stored.to_dicts() == parse_aggregate(path.read_bytes()).records.to_dicts()
+    report = store.query("SELECT record_count, message_count, warnings FROM dmarc_reports").row(0)
+    assert report == (300, sum(range(1, 301)), 0)
+    again = tmp_path / "again.xml.gz"
+    import gzip
+
+    again.write_bytes(gzip.compress(path.read_bytes()))
+    dup = load_file(store, again)
+    assert (dup.rows_loaded, dup.rows_duplicate, dup.rows_quarantined) == (0, 301, 0)
+
+
+def test_refusal_part_way_falls_back_without_leftovers(store: Store, tmp_path: Path, small_batches: None) -> None:
+    broken = b"<record><row><source_ip>10.9.9.9</source_ip><count>5</count></row><identifiers><header_from>x</header_from></identifiers></recordd>\n"
+    path = tmp_path / "broken.xml"
+    path.write_bytes(document(300, tamper={250: broken}))
+    result = load_file(store, path)
+    assert result.status == "loaded" and result.rows_quarantined >= 1
+    assert store.scalar("SELECT count(*) FROM dmarc_records") == store.scalar("SELECT record_count FROM dmarc_reports")
+    assert store.scalar("SELECT count(*) FROM dmarc_records") >= 250
+    assert "recovered by lxml" in store.scalar("SELECT string_agg(reason, ' ') FROM quarantine")
+
+
+def test_bad_count_part_way_refuses_the_report_whole(store: Store, tmp_path: Path, small_batches: None) -> None:
+    rng = random.Random(9)
+    path = tmp_path / "badcount.xml"
+    path.write_bytes(document(300, tamper={280: record(280, rng).replace(b"<count>281</count>", b"<count>lots</count>")}))
+    result = load_file(store, path)
+    assert result.status == "failed"
+    assert store.counts()["dmarc_records"] == 0 and store.counts()["dmarc_reports"] == 0
+    assert "refused whole" in store.scalar("SELECT reason FROM quarantine")
+
+
+def test_read_meta_refuses_documents_without_a_report_id() -> None:
+    data = b"<wrap><feedback><report_metadata><org_name>x</org_name><report_id>1</report_id></report_metadata></feedback></wrap>"
+    with pytest.raises(FastRefused):
+        AggregateStream(data, "w", data).read_meta()
