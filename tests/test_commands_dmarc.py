@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES
 from imapserver import Dovecot, dovecot_server
+
 from workbench.cli import cli
 
 DMARC = FIXTURES / "dmarc"

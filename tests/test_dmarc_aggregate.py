@@ -8,8 +8,8 @@ from datetime import datetime
 
 import polars as pl
 import pytest
-
 from conftest import FIXTURES
+
 from workbench.errors import ParseError, UnsafeInput
 from workbench.sources.dmarc import aggregate, aggregate_tree
 from workbench.sources.dmarc.aggregate import parse_aggregate, report_key

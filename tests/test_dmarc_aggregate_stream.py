@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from conftest import FIXTURES
+
 from workbench.sources.dmarc import aggregate_stream, route
 from workbench.sources.dmarc.aggregate import parse_aggregate
 from workbench.sources.dmarc.aggregate_stream import AggregateStream, FastRefused

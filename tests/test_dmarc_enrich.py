@@ -12,9 +12,15 @@ import dns.rdatatype
 import dns.resolver
 import dns.reversename
 import pytest
-
 from conftest import FIXTURES
-from workbench.dmarc.enrich import enrich, org_domain_psl, org_domain_treewalk, reverse_dns, service_of
+
+from workbench.dmarc.enrich import (
+    enrich,
+    org_domain_psl,
+    org_domain_treewalk,
+    reverse_dns,
+    service_of,
+)
 from workbench.store import Store
 from workbench.store.loading import load_paths
 

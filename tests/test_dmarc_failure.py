@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 
 import pytest
-
 from conftest import FIXTURES
+
 from workbench.errors import ParseError
 from workbench.sources.dmarc.failure import is_failure_report, parse_failure
 from workbench.sources.mailbox import iter_parts, parse_message

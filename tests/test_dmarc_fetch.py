@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
 from imapserver import Dovecot, dovecot_server
+
 from workbench.dmarc.fetch import fetch_imap
 from workbench.errors import InputError
 from workbench.sources.mailbox import ImapFolder

@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
+
 from workbench.sources import registry
 from workbench.sources.reader import read_head
 from workbench.store import Store

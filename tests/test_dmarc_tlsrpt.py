@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 
 import pytest
-
 from conftest import FIXTURES
+
 from workbench.errors import ParseError
 from workbench.sources.dmarc.tlsrpt import looks_like_tlsrpt, parse_tlsrpt
 

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
 from imapserver import Dovecot, dovecot_server
+
 from workbench.errors import InputError, UnsafeInput
 from workbench.sources import mailbox
 from workbench.sources.mailbox import (

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import papermill as pm
-
 from conftest import ROOT
+
 from workbench.store import Store
 
 NOTEBOOK = ROOT / "notebooks" / "03_dmarc.ipynb"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from conftest import WORLD_END
+
+from workbench.store import Store
 from workbench.synth import generate, simulate
 from workbench.synth.dmarc import FORWARDER_IPS, SPOOF_IPS
-from workbench.store import Store
 
 PROVIDER_OF = {"google.com": "gmail", "Outlook.com": "microsoft", "Yahoo": "yahoo"}
 

@@ -257,7 +257,7 @@ from workbench.commands.dmarc import dmarc as _dmarc  # noqa: E402 - commands im
 
 for _command in _auth.COMMANDS:  # workbench audit, workbench dns, workbench dkim
     cli.add_command(_command)
-cli.add_command(_dmarc)
+cli.add_command(_dmarc)  # type: ignore[has-type]
 
 
 def main() -> None:

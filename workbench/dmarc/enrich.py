@@ -65,7 +65,7 @@ def services() -> dict[str, str]:
 def org_domain_psl(domain: str) -> str | None:
     """The registrable domain of ``domain`` by the public suffix list (``None`` for a suffix)."""
     name = domain.strip().rstrip(".").lower()
-    if not name or "." not in name and not name.isalnum():
+    if not name or ("." not in name and not name.isalnum()):
         return None
     return _psl().privatesuffix(name)
 

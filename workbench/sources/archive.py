@@ -64,7 +64,7 @@ def kind_of(head: bytes) -> str | None:
 
 
 def _spool() -> IO[bytes]:
-    return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="w+b")  # noqa: SIM115 - returned to the caller
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="w+b")
 
 
 class _Meter:

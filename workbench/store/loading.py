@@ -154,7 +154,8 @@ class FileSink:
     def query(self, sql: str, params: dict[str, object] | None = None) -> pl.DataFrame:
         """Read inside the file's transaction (sees what this file added so far)."""
         relation = self.con.sql(sql, params=params)
-        return relation.pl() if relation is not None else pl.DataFrame()
+        frame: pl.DataFrame = relation.pl() if relation is not None else pl.DataFrame()
+        return frame
 
     def count_duplicates(self, n: int) -> None:
         """Count ``n`` records skipped as already loaded (sources that dedupe themselves)."""

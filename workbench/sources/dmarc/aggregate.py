@@ -106,13 +106,14 @@ def parse_aggregate(data: bytes | IO[bytes], source: str = "<bytes>") -> Aggrega
         data.seek(0)
         data = data.read()
     data, warnings = prepare_xml(data, source)
-    items = auth = None
+    items: pl.DataFrame | None = None
+    auth: pl.DataFrame | None = None
     engine = "xml2arrow"
     if b"<extension" not in data:
         try:
             batches = _fast_parser().parse(data)
-            items, auth = pl.from_arrow(batches["items"]), pl.from_arrow(batches["auth"])
-        except Exception:  # noqa: BLE001 - any refusal of the fast engine goes to the tree engine
+            items, auth = _frame(batches["items"]), _frame(batches["auth"])
+        except Exception:  # any refusal of the fast engine goes to the tree engine
             items = None
     if items is not None and (items.is_empty() or items["report_id"].null_count() == len(items)):
         items = None
@@ -129,6 +130,12 @@ def parse_aggregate(data: bytes | IO[bytes], source: str = "<bytes>") -> Aggrega
     return AggregateReport(meta, records, warnings, engine)
 
 
+def _frame(batch: Any) -> pl.DataFrame:
+    frame = pl.from_arrow(batch)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def _parse_stream(stream: IO[bytes], source: str) -> AggregateReport | None:
     """A large, clean UTF-8 document straight from its stream; ``None`` when it needs the
     in-memory path (another encoding, invalid UTF-8, or a shape the fast engine refuses)."""
@@ -137,10 +144,9 @@ def _parse_stream(stream: IO[bytes], source: str) -> AggregateReport | None:
         return None
     try:
         batches = _fast_parser().parse(stream)
-    except Exception:  # noqa: BLE001 - the in-memory path decides
+    except Exception:
         return None
-    items, auth = pl.from_arrow(batches["items"]), pl.from_arrow(batches["auth"])
-    assert isinstance(items, pl.DataFrame) and isinstance(auth, pl.DataFrame)
+    items, auth = _frame(batches["items"]), _frame(batches["auth"])
     if items.is_empty() or items["report_id"].null_count() == len(items):
         return None
     warnings: list[str] = []

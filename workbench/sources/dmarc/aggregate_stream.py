@@ -63,7 +63,7 @@ class AggregateStream:
         except StopIteration:
             self._done = True
             return False
-        except Exception as exc:  # noqa: BLE001 - whatever the engine refuses, the tree engine reads
+        except Exception as exc:
             raise FastRefused(f"{type(exc).__name__}: {exc}") from exc
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)

@@ -106,7 +106,7 @@ def parse_failure(msg: Message, source: str = "<message>") -> Failure:
     if feedback is not None:
         out["format"] = "arf"
         fb = BytesHeaderParser().parsebytes(feedback.payload.lstrip(b"\r\n") + b"\n\n")
-        for name in {k.lower() for k in fb.keys()}:
+        for name in {k.lower() for k in fb}:
             values = [_clean(str(v)) or "" for v in fb.get_all(name) or []]
             column = ARF_FIELDS.get(name, "")
             if column:

@@ -28,7 +28,13 @@ from workbench.errors import InputError
 from workbench.sources.dmarc.aggregate import AggregateReport, report_key
 from workbench.sources.dmarc.aggregate_stream import FastRefused
 from workbench.sources.dmarc.failure import Failure
-from workbench.sources.dmarc.route import Found, LazyAggregate, document_kind, reports_in_message, reports_in_payloads
+from workbench.sources.dmarc.route import (
+    Found,
+    LazyAggregate,
+    document_kind,
+    reports_in_message,
+    reports_in_payloads,
+)
 from workbench.sources.dmarc.tlsrpt import TlsReport
 from workbench.sources.mailbox import iter_mbox, looks_like_message
 from workbench.sources.reader import Reject, open_stream
@@ -264,7 +270,7 @@ def _write_stream(sink: Sink, item: Found, lazy: LazyAggregate, source_file: str
 
 
 def _insert_report(sink: Sink, row: dict[str, Any]) -> None:
-    schema_overrides = {"errors": pl.List(pl.Utf8), "pct": pl.Int16, "begin_ts": pl.Datetime("us"), "end_ts": pl.Datetime("us")}
+    schema_overrides: dict[str, Any] = {"errors": pl.List(pl.Utf8), "pct": pl.Int16, "begin_ts": pl.Datetime("us"), "end_ts": pl.Datetime("us")}
     sink.add_rows("dmarc_reports", pl.DataFrame([row], schema_overrides=schema_overrides, infer_schema_length=None))
 
 

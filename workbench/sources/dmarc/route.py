@@ -21,9 +21,9 @@ from workbench.errors import InputError, ParseError
 from workbench.sources.archive import Payload, kind_of, unpack
 from workbench.sources.dmarc.aggregate import AggregateReport, parse_aggregate
 from workbench.sources.dmarc.aggregate_stream import AggregateStream
-from workbench.sources.dmarc.xmlsafe import check_prolog
 from workbench.sources.dmarc.failure import Failure, is_failure_report, parse_failure
 from workbench.sources.dmarc.tlsrpt import TlsReport, parse_tlsrpt
+from workbench.sources.dmarc.xmlsafe import check_prolog
 from workbench.sources.mailbox import Part, iter_parts, parse_message
 
 #: aggregate documents larger than this are read in streaming fashion

@@ -19,9 +19,9 @@ from workbench.errors import ParseError
 
 __all__ = ["TlsReport", "parse_tlsrpt"]
 
-POLICY_SCHEMA = {"policy_no": pl.Int32, "policy_type": pl.Utf8, "policy_domain": pl.Utf8, "policy_string": pl.List(pl.Utf8),
+POLICY_SCHEMA: dict[str, Any] = {"policy_no": pl.Int32, "policy_type": pl.Utf8, "policy_domain": pl.Utf8, "policy_string": pl.List(pl.Utf8),
                  "mx_host": pl.List(pl.Utf8), "successful_sessions": pl.Int64, "failed_sessions": pl.Int64}
-FAILURE_SCHEMA = {"policy_no": pl.Int32, "detail_no": pl.Int32, "result_type": pl.Utf8, "sending_mta_ip": pl.Utf8,
+FAILURE_SCHEMA: dict[str, Any] = {"policy_no": pl.Int32, "detail_no": pl.Int32, "result_type": pl.Utf8, "sending_mta_ip": pl.Utf8,
                   "receiving_mx_hostname": pl.Utf8, "receiving_mx_helo": pl.Utf8, "receiving_ip": pl.Utf8,
                   "failed_sessions": pl.Int64, "additional_information": pl.Utf8, "failure_reason_code": pl.Utf8}
 
