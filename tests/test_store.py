@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def test_every_packaged_query_runs_on_an_empty_store(store: Store) -> None:
     names = sorted(p.name[:-4] for p in resources.files("workbench").joinpath("sql").iterdir() if p.name.endswith(".sql"))
     assert names, "no packaged queries"
     params = {"source": "test", "source_file": "f", "lo": None, "hi": None, "seconds": 10,
-              "domains": None, "min_severity": "info", "since": None}  # auth_*.sql
+              "domains": None, "min_severity": "info", "since": None,  # auth_*.sql
+              "start": date(2026, 1, 1), "end": date(2026, 12, 31), "domain": None, "limit": 5}  # dmarc_*.sql
     with store.writer() as con:
         con.register("batch", empty_events())
         for name in names:
