@@ -106,3 +106,11 @@ def test_tls_analytics(dmarc_world_store: Store, window: tuple[date, date]) -> N
     assert by_mx.select("mx", "result_type", "reports").rows() == [("mx1.brightmart.example", "certificate-expired", 2)]
     sessions = dmarc.tls_sessions(dmarc_world_store, *window)
     assert len(sessions) == 90 and sessions.filter(pl.col("failure_rate") > 0).height == 2
+
+
+def test_weekly_pass_rate_sums_the_days(dmarc_world_store: Store, window: tuple[date, date]) -> None:
+    daily = dmarc.pass_rate_by_day(dmarc_world_store, *window)
+    weekly = dmarc.pass_rate_by_day(dmarc_world_store, *window, period="1w")
+    assert int(weekly["messages"].sum()) == int(daily["messages"].sum())
+    assert weekly["day"].n_unique() < daily["day"].n_unique() / 5
+    assert all(d.weekday() == 0 for d in weekly["day"].to_list())  # weeks start on Monday

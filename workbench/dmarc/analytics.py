@@ -54,9 +54,12 @@ def _rate(frame: pl.DataFrame, passed: str = "passed", total: str = "messages", 
     )
 
 
-def pass_rate_by_day(store: Store, start: date, end: date, domain: str | None = None, *, by: str = "header_from") -> pl.DataFrame:
-    """Messages, passes and pass rate per day and ``by`` (``header_from`` or ``header_from_org``)."""
+def pass_rate_by_day(store: Store, start: date, end: date, domain: str | None = None, *, by: str = "header_from",
+                     period: str = "1d") -> pl.DataFrame:
+    """Messages, passes and pass rate per ``period`` (``"1d"``, ``"1w"``: polars durations; the
+    column stays ``day``, the period's first day) and ``by`` (``header_from`` or ``header_from_org``)."""
     frame = store.sql("dmarc_pass_rate", _params(start, end, domain))
+    frame = frame.with_columns(pl.col("day").dt.truncate(period))
     frame = frame.group_by("day", by).agg(pl.col("messages", "passed", "dkim_aligned", "spf_aligned").sum()).sort("day", by)
     return _rate(frame)
 
