@@ -175,3 +175,18 @@ def test_zip_with_several_reports(store: Store) -> None:
         path.unlink()
     assert result.rows_quarantined == 0
     assert store.counts()["dmarc_reports"] == 3 and store.counts()["tlsrpt_reports"] == 1
+
+
+def test_mails_that_only_quote_dmarc_are_not_claimed(tmp_path: Path) -> None:
+    bounce = tmp_path / "bounce.eml"
+    bounce.write_bytes(
+        b"From: MAILER-DAEMON@mx.example\nTo: bounce@news.brightmart.example\nSubject: Undelivered Mail Returned to Sender\n"
+        b"MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\n"
+        b"Content-Type: text/plain\n\nmailbox unavailable\n--b\nContent-Type: text/rfc822-headers\n\n"
+        b"Authentication-Results: mx.example; dkim=pass; spf=pass; dmarc=pass header.from=brightmart.example\n"
+        b"Subject: Your weekly newsletter\n--b--\n")
+    complaint = tmp_path / "abuse.eml"
+    complaint.write_bytes((DMARC / "failure_arf.eml").read_bytes().replace(b"Feedback-Type: auth-failure", b"Feedback-Type: abuse")
+                          .replace(b"Subject: DMARC Failure Report for brightmart.example", b"Subject: Complaint"))
+    for path in (bounce, complaint):
+        assert not registry.by_name("report-mail").sniff(read_head(path), path)
