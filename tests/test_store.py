@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -37,7 +38,7 @@ def test_every_packaged_query_runs_on_an_empty_store(store: Store) -> None:
         con.register("batch", empty_events())
         for name in names:
             sql = load_sql(name)
-            used = {k: v for k, v in params.items() if f"${k}" in sql}
+            used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}  # $domain is not $domains
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(sql, used) if used else con.execute(sql)
