@@ -144,3 +144,25 @@ def test_enrich_with_tree_walk(store: Store) -> None:
     methods = set(store.query("SELECT DISTINCT method FROM domain_org")["method"].to_list())
     assert methods == {"treewalk"}
     assert store.scalar("SELECT org_domain FROM domain_org WHERE domain = 'news.brightmart.example'") == "brightmart.example"
+
+
+def test_enrich_against_a_real_dns_server(store: Store, knot_server: Any) -> None:
+    """Reverse DNS and the tree walk through the auth area's live resolver, against Knot on 127.0.0.1."""
+    from workbench.auth.resolver import LiveResolver
+
+    load_paths(store, [FIXTURES / "dmarc" / "rfc7489.xml", FIXTURES / "dmarc" / "rfc9990.xml"])
+    zone = "\n".join([
+        "10.2.0.192.in-addr.arpa. 300 IN PTR mta1.brightmart.example.",
+        "66.113.0.203.in-addr.arpa. 300 IN PTR o1.ptr1234.sendgrid.net.",
+        '_dmarc.brightmart.example. 300 IN TXT "v=DMARC1; p=none"',
+        '_dmarc.example. 300 IN TXT "v=DMARC1; p=reject; psd=y"',
+    ])
+    host, port = knot_server(zone)
+    resolver = LiveResolver([f"{host}:{port}"], timeout=2.0, lifetime=4.0)
+    result = enrich(store, resolver, tree_walk=True)
+    assert result.ips == 3 and result.ptr_found == 2
+    rows = dict(store.query("SELECT ip, ptr FROM ip_rdns").rows())
+    assert rows == {"192.0.2.10": "mta1.brightmart.example", "203.0.113.66": "o1.ptr1234.sendgrid.net", "2001:db8::25": None}
+    assert store.scalar("SELECT service FROM ip_rdns WHERE ip = '203.0.113.66'") == "SendGrid"
+    assert store.scalar("SELECT status FROM ip_rdns WHERE ip = '2001:db8::25'") == "nxdomain"
+    assert store.scalar("SELECT org_domain FROM domain_org WHERE domain = 'news.brightmart.example'") == "brightmart.example"
