@@ -63,6 +63,16 @@ OK = {
 }
 
 
+#: the planted reputation problem of ``World.bad_ip``: its complaint probability at Gmail,
+#: Yahoo and Microsoft once fully "late", and the days before the end when it starts / the
+#: days it takes to reach full strength
+BAD_IP_COMPLAINT_P = 0.008
+LATE_FROM = 35
+LATE_RAMP = 15.0
+#: the largest share of the newsletter the warming IP takes
+WARM_SHARE_CAP = 0.25
+
+
 def _pick(table: dict[str, tuple[int, str, str]], provider: pl.Expr, part: int) -> pl.Expr:
     mapping = {k: v[part] for k, v in table.items() if k != "_"}
     default = table["_"][part]
@@ -125,8 +135,8 @@ def plan_messages(rng: np.random.Generator, world: World, contacts: pl.DataFrame
 
 def warmup_share(day: np.ndarray, start_day: int) -> np.ndarray:
     """Share of the newsletter a warming IP takes on ``day``: 1 % on its first day, ×1.2 a
-    day (each stage once the previous one delivered), capped at half the volume."""
-    return np.where(day < start_day, 0.0, np.minimum(0.5, 0.01 * 1.2 ** (day - start_day)))
+    day (each stage once the previous one delivered), capped at a quarter of it (``WARM_SHARE_CAP``)."""
+    return np.where(day < start_day, 0.0, np.minimum(WARM_SHARE_CAP, 0.01 * 1.2 ** (day - start_day)))
 
 
 def _assign_ips(rng: np.random.Generator, world: World, msgs: pl.DataFrame) -> pl.DataFrame:
@@ -166,7 +176,7 @@ def outcomes(rng: np.random.Generator, world: World, msgs: pl.DataFrame, days: i
     big3 = gmail | yahoo | microsoft
     newsletter, promotions, transactional = (mask(pl.col("stream") == s) for s in ("newsletter", "promotions", "transactional"))
     bad = mask(pl.col("sending_ip") == world.bad_ip)
-    late = np.clip((day - (days - 35)) / 30.0, 0.0, 1.0)  # 0 until 5 weeks before the end, then 1
+    late = np.clip((day - (days - LATE_FROM)) / LATE_RAMP, 0.0, 1.0)  # 0 until LATE_FROM days before the end, then 1
     marketing = newsletter | promotions
     # -- delivery --------------------------------------------------------------------
     hard = msgs["invalid"].to_numpy()
@@ -189,7 +199,7 @@ def outcomes(rng: np.random.Generator, world: World, msgs: pl.DataFrame, days: i
     n_click = human_click * (1 + rng.poisson(0.4, n))
     scanner = delivered & (rng.random(n) < msgs["scanner_share"].to_numpy())
     unsub = delivered & marketing & (rng.random(n) < 0.0008 + 0.0025 * (1 - msgs["open_p"].to_numpy()))
-    complain_p = 0.00012 + msgs["complainer"].to_numpy() * 0.03 + bad * big3 * 0.009 * late
+    complain_p = 0.00012 + msgs["complainer"].to_numpy() * 0.03 + bad * big3 * BAD_IP_COMPLAINT_P * late
     complaint = delivered & marketing & (rng.random(n) < complain_p)
     # -- timing (seconds after injection) --------------------------------------------
     retry = rng.uniform(300, 1800, (n, 2)).cumsum(axis=1)
