@@ -258,6 +258,12 @@ from workbench.commands.dmarc import dmarc as _dmarc  # noqa: E402 - commands im
 for _command in _auth.COMMANDS:  # workbench audit, workbench dns, workbench dkim
     cli.add_command(_command)
 cli.add_command(_dmarc)  # type: ignore[has-type]
+from workbench.commands import kpi as _kpi  # noqa: E402
+from workbench.commands import report as _report  # noqa: E402
+
+cli.add_command(_kpi.KPI)
+cli.add_command(_kpi.REPUTATION)
+cli.add_command(_report.REPORT)
 
 
 def main() -> None:

@@ -5,7 +5,9 @@
 3. load the DMARC and TLS reports of the big receivers and enrich them (public suffix
    list only: no DNS in the demo),
 4. print what is in the store and the headline numbers,
-5. audit the sending domains' authentication offline (the world's zone, ``data/dns``).
+5. audit the sending domains' authentication offline (the world's zone, ``data/dns``),
+6. render the reports (deliverability overview, reputation, DMARC, authentication audit)
+   into ``reports/<date>/`` and print where to open them.
 """
 
 from __future__ import annotations
@@ -42,21 +44,21 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
     if not marker.exists() or json.loads(marker.read_text()) != wanted:
         shutil.rmtree(raw / "sendlogs", ignore_errors=True)
         shutil.rmtree(raw / "dmarc", ignore_errors=True)
-        console.print(f"[bold]1/5[/] synthesising {events:,} events into {raw} …")
+        console.print(f"[bold]1/6[/] synthesising {events:,} events into {raw} …")
         result = generate(raw, events=events, seed=SEED, end=end)
         marker.write_text(json.dumps(wanted))
         console.print(f"    {result.events:,} events, {result.contacts:,} contacts "
                       f"({result.events_per_second / 1e6:.2f} M events/s generated)")
     else:
-        console.print(f"[bold]1/5[/] {raw} already holds this world (use --fresh to regenerate)")
-    console.print(f"[bold]2/5[/] loading into {settings.db_path} …")
+        console.print(f"[bold]1/6[/] {raw} already holds this world (use --fresh to regenerate)")
+    console.print(f"[bold]2/6[/] loading into {settings.db_path} …")
     store = Store(settings)
     summary = load_paths(store, [raw / "infrastructure.yaml", raw / "sendlogs"])
     console.print(f"    {summary.rows_loaded:,} rows loaded, "
                   f"{sum(f.status == 'skipped' for f in summary.files)} files already loaded, "
                   f"{summary.rows_quarantined:,} quarantined")
     dmarc_step(store, raw, console)
-    console.print("[bold]4/5[/] the store")
+    console.print("[bold]4/6[/] the store")
     headline = store.query(
         """
         SELECT mailbox_provider,
@@ -68,13 +70,16 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
         """
     )
     console.print(headline)
-    console.print("[bold]5/5[/] authentication audit of the sending domains (offline, data/dns)")
+    console.print("[bold]5/6[/] authentication audit of the sending domains (offline, data/dns)")
     from workbench.auth.demo import run_audit_step
 
     run_audit_step(settings, store, raw, console)
-    # TODO(issue 3): render notebooks/05_auth_audit.ipynb with the report runner once it lands
-    # (parameters: db_path, since_days); tests/test_notebook_05.py runs it with papermill meanwhile.
+    store.close()  # the notebooks run in their own kernels: let them open the file
+    console.print("[bold]6/6[/] rendering the reports …")
+    pages = render_reports(settings, console)
     took = time.perf_counter() - t0
+    for page in pages:
+        console.print(f"    open {page}")
     console.print(f"done in {took:.0f} s. Explore with `workbench status`, `workbench quarantine`, or open JupyterLab "
                   f"(`.venv/bin/jupyter lab`) on {settings.db_path}.")
     return {"loaded": summary.rows_loaded, "quarantined": summary.rows_quarantined, "seconds": took}
@@ -83,7 +88,7 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
 def dmarc_step(store: Store, raw: Path, console: Console) -> None:
     """Load ``raw/dmarc`` (aggregate reports as .eml, .xml.gz, .zip; TLS reports), enrich
     them offline and print the policy readiness of our domains."""
-    console.print(f"[bold]3/5[/] loading DMARC and TLS reports from {raw / 'dmarc'} …")
+    console.print(f"[bold]3/6[/] loading DMARC and TLS reports from {raw / 'dmarc'} …")
     summary = load_paths(store, [raw / "dmarc"])
     enrich(store)  # organizational domains by the public suffix list; reverse DNS stays off in the demo
     start, end = default_window(store, 30)
@@ -91,5 +96,28 @@ def dmarc_step(store: Store, raw: Path, console: Console) -> None:
     console.print(f"    {summary.rows_loaded:,} report rows loaded, {summary.rows_quarantined:,} quarantined; "
                   f"policy readiness {start} – {end}:")
     console.print(ready.select("header_from", "messages", "pass_rate", "ours_failing", "others_failing", "verdict"))
-    # TODO(issue 3): render notebooks/03_dmarc.ipynb with the report runner once it lands
-    # (papermill on this store, parameters start/end/domain), next to 01/02.
+
+
+#: the reports the demo renders, in order (those missing from notebooks/ are skipped)
+DEMO_REPORTS = ("01_deliverability_overview", "02_reputation", "03_dmarc", "05_auth_audit")
+
+
+def render_reports(settings: Settings, console: Console) -> list[Path]:
+    """Run the demo's notebooks into ``settings.reports_dir``; the pages to open.
+
+    Raises
+    ------
+    ReportError
+        A notebook failed (the message names the cell).
+    """
+    from workbench.reports import run_notebook
+
+    pages = []
+    for name in DEMO_REPORTS:
+        if not (settings.root / "notebooks" / f"{name}.ipynb").is_file():
+            continue
+        run = run_notebook(name, settings=settings)
+        console.print(f"    {name}: {run.seconds:.0f} s")
+        pages.append(Path(settings.reports_dir).resolve() / (run.html or run.ipynb))
+    pages.append(Path(settings.reports_dir).resolve() / "index.html")
+    return pages

@@ -18,7 +18,8 @@ Flags (:func:`flags`), each an episode of consecutive days:
   bulk-sender limit), per delivered message;
 - ``hard_bounce_rate`` ≥ 2 % (critical), per sent message;
 - ``deferral_spike`` (warning): an IP's deferrals at one mailbox provider on one day, when the
-  lower bound of the day's 95 % Wilson interval is at least 3 × and 5 points above its
+  day holds 10 deferred messages or more and the lower bound of its 95 % Wilson interval is
+  at least 3 × and 5 points above its
   baseline: the lower of the IP's own rate at that provider over the 14 days before and the
   other IPs' rate there that day (each counted only with 100 messages or more).
 """
@@ -54,6 +55,10 @@ SPIKE_FACTOR: Final = 3.0
 SPIKE_MARGIN: Final = 0.05
 SPIKE_BASELINE_DAYS: Final = 14
 SPIKE_MIN_BASELINE: Final = 100
+#: deferred messages a day needs before it can be a spike (a few deferrals are no spike)
+SPIKE_MIN_DEFERRED: Final = 10
+#: days without mail an episode of spikes may span (newsletters go out twice a week)
+SPIKE_GAP_DAYS: Final = 7
 
 _SUMS = ("sent", "delivered", "hard_bounced", "block_bounced", "deferred", "complaints", "human_unique_opens")
 #: each window rate: numerator, denominator
@@ -166,8 +171,9 @@ def daily_reputation(
     return out.filter(pl.col("day") >= lo.date()).with_columns(level=pl.lit(level)).select("level", pl.exclude("level"))
 
 
-def episodes(marks: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Merge flagged days into episodes of consecutive days per ``keys``.
+def episodes(marks: pl.DataFrame, keys: list[str], *, max_gap: int = 1) -> pl.DataFrame:
+    """Merge flagged days into episodes per ``keys``: days at most ``max_gap`` apart (1:
+    consecutive days) belong to one episode.
 
     ``marks`` has ``keys``, ``day`` and ``value``; returns ``keys``, ``first_day``,
     ``last_day``, ``days``, ``peak`` and ``latest`` (the value on the last day). Pure.
@@ -186,7 +192,7 @@ def episodes(marks: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
             peak=pl.lit(None, pl.Float64), latest=pl.lit(None, pl.Float64),
         ).clear()
     m = marks.sort(*keys, "day").with_columns(
-        run=((pl.col("day") - pl.col("day").shift(1).over(keys)).dt.total_days().fill_null(999) != 1).cum_sum().over(keys)
+        run=((pl.col("day") - pl.col("day").shift(1).over(keys)).dt.total_days().fill_null(999) > max_gap).cum_sum().over(keys)
     )
     return (
         m.group_by(*keys, "run", maintain_order=True)
@@ -244,7 +250,8 @@ def spike_table(f: pl.DataFrame) -> pl.DataFrame:
     k, n = f["deferred"].to_numpy(), f["sent"].to_numpy()
     lo, _ = wilson_interval(np.minimum(k, n), n)
     with np.errstate(invalid="ignore"):
-        spike = ~np.isnan(baseline) & (lo >= SPIKE_FACTOR * baseline) & (lo >= baseline + SPIKE_MARGIN)
+        spike = (~np.isnan(baseline) & (k >= SPIKE_MIN_DEFERRED) & (lo >= SPIKE_FACTOR * baseline)
+                 & (lo >= baseline + SPIKE_MARGIN))
     return f.select("ip", "provider", "day", "sent", "deferred").with_columns(
         pl.Series("rate", rate(k, n)).fill_nan(None), pl.Series("rate_lo", lo).fill_nan(None),
         pl.Series("baseline", baseline).fill_nan(None), pl.Series("own_baseline", own).fill_nan(None),
@@ -289,7 +296,7 @@ def flags(
     if "ip" in levels:
         spikes = deferral_spikes(store, start, end)
         marks = spikes.filter("spike").select(pl.col("ip").alias("entity"), "provider", "day", value=pl.col("rate"))
-        ep = episodes(marks, ["entity", "provider"])
+        ep = episodes(marks, ["entity", "provider"], max_gap=SPIKE_GAP_DAYS)
         parts.append(ep.with_columns(level=pl.lit("ip"), rule=pl.lit("deferral_spike"), severity=pl.lit("warning"),
                                      threshold=pl.lit(None, pl.Float64)))
     columns = ["level", "entity", "provider", "rule", "severity", "threshold", "first_day", "last_day", "days", "peak", "latest"]

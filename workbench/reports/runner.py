@@ -131,6 +131,17 @@ def coerce(value: Any, type_name: str) -> Any:
     return value
 
 
+def declared_type(parameter: Mapping[str, Any]) -> str:
+    """The type name of a parameter: its annotation, else the type of its default literal. Pure."""
+    name = str(parameter.get("inferred_type_name") or "None")
+    if name not in ("None", ""):
+        return name
+    try:
+        return type(ast.literal_eval(str(parameter.get("default")))).__name__
+    except (ValueError, SyntaxError):
+        return "str"
+
+
 def _record(reports: Path, run: ReportRun) -> None:
     from workbench.reports.index import write_index
 
@@ -201,7 +212,7 @@ def run_notebook(
     unknown = sorted(set(given) - set(declared))
     if unknown:
         raise ReportError(f"{path.name} has no parameter {', '.join(unknown)}; it declares: {', '.join(declared) or 'none'}")
-    values = {k: coerce(v, str(declared[k].get("inferred_type_name", "str"))) for k, v in given.items()}
+    values = {k: coerce(v, declared_type(declared[k])) for k, v in given.items()}
     if "db" in declared and "db" not in values:
         values["db"] = str(Path(settings.db_path).resolve())
     reports = Path(out or settings.reports_dir).resolve()
