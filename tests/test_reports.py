@@ -96,7 +96,7 @@ def test_a_failing_cell_is_named_and_recorded(world_store: Store, tmp_path: Path
     settings = Settings.load(root=ROOT, db_path=world_store.path, reports_dir=tmp_path / "reports")
     with pytest.raises(ReportError, match=r"cell 3 .*ValueError: broken 6") as info:
         run_notebook(path, {"x": "5"}, settings=settings, day=DAY)
-    assert info.value.cell == 3 and info.value.run is not None and info.value.run.status == "failed"
+    assert info.value.cell == 3 and "raise ValueError" in str(info.value) and info.value.run is not None and info.value.run.status == "failed"
     assert list_runs(tmp_path / "reports")[-1]["status"] == "failed"
     assert "failed" in (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
     result = CliRunner().invoke(cli, ["report", "run", str(path), "--out", str(tmp_path / "r2"), "--no-html"], obj={})

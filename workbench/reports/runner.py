@@ -29,7 +29,7 @@ class ReportError(WorkbenchError):
     Attributes
     ----------
     cell:
-        The index of the failing cell (from 0, as Papermill counts), or ``None``.
+        The failing cell's number in the source notebook (from 1), or ``None``.
     run:
         The recorded run, when the notebook started.
     """
@@ -151,12 +151,27 @@ def _record(reports: Path, run: ReportRun) -> None:
     write_index(reports)
 
 
-def _failure(exc: Exception) -> tuple[str, int | None]:
+def _failure(exc: Exception, executed: Path) -> tuple[str, int | None]:
+    """The message naming the failing cell: its number in the source notebook (from 1,
+    the injected-parameters cell not counted) and its first line."""
     from papermill.exceptions import PapermillExecutionError
 
-    if isinstance(exc, PapermillExecutionError):
-        return f"cell {exc.cell_index} (execution count {exc.exec_count}) raised {exc.ename}: {exc.evalue}", exc.cell_index
-    return f"{type(exc).__name__}: {exc}", None
+    if not isinstance(exc, PapermillExecutionError):
+        return f"{type(exc).__name__}: {exc}", None
+    number, first_line = exc.cell_index + 1, ""
+    try:
+        import nbformat
+
+        cells = nbformat.read(executed, as_version=4).cells
+        failed = next(i for i, c in enumerate(cells) if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+        added = ("injected-parameters", "papermill-error-cell-tag")
+        injected = sum(any(t in c.metadata.get("tags", []) for t in added) for c in cells[:failed])
+        number = failed - injected + 1
+        first_line = next((line for line in cells[failed].source.splitlines() if line.strip()), "")
+    except Exception:  # the message must not fail on an unreadable partial notebook
+        pass
+    where = f"cell {number}" + (f" ({first_line.strip()[:80]!r})" if first_line else "")
+    return f"{where} raised {exc.ename}: {exc.evalue}", number
 
 
 def run_notebook(
@@ -234,7 +249,7 @@ def run_notebook(
             page = export_html(target, title=f"{path.stem} — {started:%Y-%m-%d %H:%M} UTC")
             run.html = str(page.relative_to(reports))
     except Exception as exc:
-        message, cell = _failure(exc)
+        message, cell = _failure(exc, target)
         run.status, run.error, run.seconds = "failed", message, round(time.perf_counter() - t0, 2)
         _record(reports, run)
         raise ReportError(f"{path.name} failed: {message}. The executed notebook, with the error, is {target}",
