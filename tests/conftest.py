@@ -105,3 +105,20 @@ def dmarc_world_store(small_world: Path, tmp_path_factory: pytest.TempPathFactor
     assert summary.rows_quarantined == 0, summary.as_dict()
     enrich(s)
     return s
+
+
+#: the folder date of the reports rendered by `rendered`
+REPORT_DAY = date(2026, 11, 27)
+
+
+@pytest.fixture(scope="session")
+def rendered(world_store: Store, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The overview and reputation notebooks run once on the small world (issue 3's reports;
+    shared by the report tests and the headless-browser test)."""
+    from workbench.reports import run_notebook
+
+    out = tmp_path_factory.mktemp("reports")
+    settings = Settings.load(root=ROOT, db_path=world_store.path, reports_dir=out)
+    runs = {name: run_notebook(name, {"days": "21"}, settings=settings, day=REPORT_DAY)
+            for name in ("01_deliverability_overview", "02_reputation")}
+    return {"out": out, "runs": runs}

@@ -27,16 +27,7 @@ EXPECTED = {
     "01_deliverability_overview": {"db", "start", "end", "days", "top", "providers"},
     "02_reputation": {"db", "start", "end", "days"},
 }
-DAY = date(2026, 11, 27)
-
-
-@pytest.fixture(scope="module")
-def rendered(world_store: Store, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """Both notebooks run once on the small world (shared by the tests below and the browser test)."""
-    out = tmp_path_factory.mktemp("reports")
-    settings = Settings.load(root=ROOT, db_path=world_store.path, reports_dir=out)
-    runs = {nb.stem: run_notebook(nb.stem, {"days": "21"}, settings=settings, day=DAY) for nb in NOTEBOOKS}
-    return {"out": out, "runs": runs}
+DAY = date(2026, 11, 27)  # REPORT_DAY of conftest.rendered
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
