@@ -9,7 +9,13 @@ import polars as pl
 import pytest
 
 from workbench.analytics import COUNTS, RATES, add_rates, kpis
-from workbench.analytics.dimensions import DIMENSIONS, Dimension, register_dimension, render, resolve
+from workbench.analytics.dimensions import (
+    DIMENSIONS,
+    Dimension,
+    register_dimension,
+    render,
+    resolve,
+)
 from workbench.errors import ConfigError
 from workbench.store import Store, load_sql
 

@@ -6,12 +6,11 @@ from datetime import timedelta
 
 import polars as pl
 import pytest
+from conftest import WORLD_END
 
 from workbench.analytics import bounce_reasons, report_window, worst_campaigns
 from workbench.errors import ConfigError
 from workbench.store import Store
-
-from conftest import WORLD_END
 
 
 def test_report_window_ends_with_the_last_mail(world_store: Store) -> None:

@@ -8,7 +8,13 @@ from workbench.analytics.advice import advise, stream_volumes, volume_profile
 from workbench.analytics.dimensions import DIMENSIONS, Dimension, register_dimension, register_join
 from workbench.analytics.kpis import COUNTS, RATES, Rate, add_rates, kpis
 from workbench.analytics.overview import bounce_reasons, report_window, worst_campaigns
-from workbench.analytics.reputation import daily_reputation, deferral_spikes, flags, snapshot, spike_series
+from workbench.analytics.reputation import (
+    daily_reputation,
+    deferral_spikes,
+    flags,
+    snapshot,
+    spike_series,
+)
 from workbench.analytics.stats import band, rate, reputation_score, wilson_interval
 
 __all__ = [

@@ -21,9 +21,9 @@ __all__ = [
     "JOINS",
     "TIME_GRAINS",
     "Dimension",
-    "render",
     "register_dimension",
     "register_join",
+    "render",
     "resolve",
 ]
 

@@ -27,7 +27,7 @@ Flags (:func:`flags`), each an episode of consecutive days:
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
@@ -98,7 +98,7 @@ def evaluate_windows(daily: pl.DataFrame, key: str) -> pl.DataFrame:
         pl.col(c).rolling_sum(w, min_samples=1).over(key).alias(f"_{c}_{w}") for c in _SUMS for w in WINDOWS
     )
     enough = [pl.col(f"_sent_{w}") >= MIN_VOLUME for w in WINDOWS]
-    chosen = pl.when(enough[0]).then(WINDOWS[0])
+    chosen: Any = pl.when(enough[0]).then(WINDOWS[0])
     for cond, w in zip(enough[1:], WINDOWS[1:], strict=True):
         chosen = chosen.when(cond).then(w)
     rolled = rolled.with_columns(window_days=chosen.otherwise(None).cast(pl.Int32))
@@ -286,7 +286,8 @@ def flags(
     for level in levels:
         daily = daily_reputation(store, level, start, end)
         if not daily.is_empty():
-            last_day = max(last_day or daily["day"].max(), daily["day"].max())  # type: ignore[type-var]
+            latest: date = daily["day"].max()  # type: ignore[assignment]
+            last_day = max(last_day or latest, latest)
         for rule, column, severity, threshold in THRESHOLDS:
             den = _WINDOW_RATES[column][1]
             marks = daily.filter(pl.col("window_days").is_not_null() & (pl.col(f"w_{den}") >= MIN_VOLUME) & (pl.col(column) >= threshold))

@@ -115,3 +115,8 @@ def reputation(ctx: click.Context, level: str, start: str | None, end: str | Non
     severities = {"warning": ("warning", "critical"), "critical": ("critical",)}
     if fail_on and not raised.filter(pl.col("active") & pl.col("severity").is_in(severities[fail_on])).is_empty():
         sys.exit(3)
+
+
+#: the commands, typed for :mod:`workbench.cli` (which imports this module while it loads)
+KPI: click.Command = kpi
+REPUTATION: click.Command = reputation

@@ -92,3 +92,7 @@ def params(ctx: click.Context, notebook: str, as_json: bool) -> None:
     for name, p in declared.items():
         table.add_row(name, str(p.get("inferred_type_name")), str(p.get("default")), str(p.get("help") or ""))
     console.print(table)
+
+
+#: the group, typed for :mod:`workbench.cli` (which imports this module while it loads)
+REPORT: click.Group = report

@@ -7,7 +7,13 @@ and ``reports/index.html`` listing every run.
 
 from workbench.reports.html import export_html
 from workbench.reports.index import list_runs, write_index
-from workbench.reports.runner import ReportError, ReportRun, find_notebook, notebook_parameters, run_notebook
+from workbench.reports.runner import (
+    ReportError,
+    ReportRun,
+    find_notebook,
+    notebook_parameters,
+    run_notebook,
+)
 
 __all__ = [
     "ReportError",

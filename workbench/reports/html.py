@@ -39,10 +39,10 @@ def export_html(notebook: Path, *, title: str | None = None, target: Path | None
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(notebook, as_version=4)
+    nb = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]
     if title:
         nb.metadata["title"] = title
-    exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[_templates()])
+    exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[_templates()])  # type: ignore[no-untyped-call]
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)

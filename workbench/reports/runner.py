@@ -162,7 +162,7 @@ def _failure(exc: Exception, executed: Path) -> tuple[str, int | None]:
     try:
         import nbformat
 
-        cells = nbformat.read(executed, as_version=4).cells
+        cells = nbformat.read(executed, as_version=4).cells  # type: ignore[no-untyped-call]
         failed = next(i for i, c in enumerate(cells) if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
         added = ("injected-parameters", "papermill-error-cell-tag")
         injected = sum(any(t in c.metadata.get("tags", []) for t in added) for c in cells[:failed])
