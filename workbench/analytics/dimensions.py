@@ -19,6 +19,7 @@ from workbench.errors import ConfigError
 __all__ = [
     "DIMENSIONS",
     "JOINS",
+    "MESSAGE_COLUMNS",
     "TIME_GRAINS",
     "Dimension",
     "register_dimension",
@@ -45,6 +46,9 @@ class Dimension:
     grain:
         For time dimensions, the polars ``interval`` of the period (``"1d"``, ``"1w"``,
         ``"1mo"``), used to fill gaps in time series.
+    columns:
+        Per-message columns (keys of :data:`MESSAGE_COLUMNS`) the expression reads; only
+        those a query needs are folded, which keeps the per-message step lean.
     """
 
     name: str
@@ -52,9 +56,22 @@ class Dimension:
     joins: tuple[str, ...] = ()
     description: str = ""
     grain: str | None = None
+    columns: tuple[str, ...] = ()
+
+
+#: per-message columns a dimension can read, each folded from the message's events (any
+#: event that carries it: they agree; where an MTA retried from another IP, the greatest)
+MESSAGE_COLUMNS: dict[str, str] = {
+    name: f"max({name}) AS {name}"
+    for name in ("campaign_id", "mailbox_provider", "recipient_domain", "sending_domain", "sending_ip", "ip_pool",
+                 "contact_id", "recipient")
+}
 
 
 #: joins a dimension may need, by name (applied once each, in this order)
+#: the per-message columns each join reads
+JOIN_COLUMNS: dict[str, tuple[str, ...]] = {"campaigns": ("campaign_id",), "sending_domains": ("sending_domain",)}
+
 JOINS: dict[str, str] = {
     "campaigns": "LEFT JOIN campaigns AS c ON c.campaign_id = m.campaign_id",
     "sending_domains": (
@@ -67,17 +84,21 @@ _SUBDOMAIN = "coalesce(m.sending_domain, c.sending_domain)"
 DIMENSIONS: dict[str, Dimension] = {
     d.name: d
     for d in (
-        Dimension("campaign", "m.campaign_id", description="campaign id (one per send; transactional: template and day)"),
+        Dimension("campaign", "m.campaign_id", description="campaign id (one per send; transactional: template and day)",
+                  columns=("campaign_id",)),
         Dimension("stream", "c.stream", ("campaigns",), "sending stream (newsletter, promotions, transactional, …)"),
-        Dimension("provider", "m.mailbox_provider", description="mailbox provider (gmail, microsoft, yahoo, apple, …)"),
-        Dimension("recipient_domain", "m.recipient_domain", description="recipient's domain"),
+        Dimension("provider", "m.mailbox_provider", description="mailbox provider (gmail, microsoft, yahoo, apple, …)",
+                  columns=("mailbox_provider",)),
+        Dimension("recipient_domain", "m.recipient_domain", description="recipient's domain", columns=("recipient_domain",)),
         Dimension(
             "domain", f"coalesce(sd.parent_domain, {_SUBDOMAIN})", ("campaigns", "sending_domains"),
             "organisational sending domain (parent of the subdomain, from the infrastructure file)",
+            columns=("sending_domain",),
         ),
-        Dimension("subdomain", _SUBDOMAIN, ("campaigns",), "sending (sub)domain, e.g. news.brightmart.example"),
-        Dimension("ip", "m.sending_ip", description="sending IP"),
-        Dimension("pool", "coalesce(m.ip_pool, c.ip_pool)", ("campaigns",), "IP pool"),
+        Dimension("subdomain", _SUBDOMAIN, ("campaigns",), "sending (sub)domain, e.g. news.brightmart.example",
+                  columns=("sending_domain",)),
+        Dimension("ip", "m.sending_ip", description="sending IP", columns=("sending_ip",)),
+        Dimension("pool", "coalesce(m.ip_pool, c.ip_pool)", ("campaigns",), "IP pool", columns=("ip_pool",)),
         Dimension("day", "CAST(date_trunc('day', m.sent_at) AS DATE)", description="send day (UTC)", grain="1d"),
         Dimension("week", "CAST(date_trunc('week', m.sent_at) AS DATE)", description="send week (ISO, from Monday)", grain="1w"),
         Dimension("month", "CAST(date_trunc('month', m.sent_at) AS DATE)", description="send month", grain="1mo"),
@@ -90,17 +111,22 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 TIME_GRAINS = ("day", "week", "month")
 
 
-def register_join(name: str, sql: str) -> None:
-    """Add a join that dimensions can name (e.g. segment membership).
+def register_join(name: str, sql: str, columns: tuple[str, ...] = ()) -> None:
+    """Add a join that dimensions can name (e.g. segment membership, joined on
+    ``m.contact_id``: pass ``columns=("contact_id",)``).
 
     Raises
     ------
     ConfigError
-        A different join is already registered under ``name``.
+        A different join is already registered under ``name``, or a column is unknown.
     """
     if JOINS.get(name, sql) != sql:
         raise ConfigError(f"a different join is already registered as {name!r}")
+    unknown = [c for c in columns if c not in MESSAGE_COLUMNS]
+    if unknown:
+        raise ConfigError(f"join {name!r} reads unknown message columns {unknown}")
     JOINS[name] = sql
+    JOIN_COLUMNS[name] = columns
 
 
 def register_dimension(dimension: Dimension) -> None:
@@ -120,6 +146,9 @@ def register_dimension(dimension: Dimension) -> None:
     missing = [j for j in dimension.joins if j not in JOINS]
     if missing:
         raise ConfigError(f"dimension {dimension.name!r} needs unregistered joins {missing}: register_join() them first")
+    unknown = [c for c in dimension.columns if c not in MESSAGE_COLUMNS]
+    if unknown:
+        raise ConfigError(f"dimension {dimension.name!r} reads unknown message columns {unknown}; known: {', '.join(MESSAGE_COLUMNS)}")
     DIMENSIONS[dimension.name] = dimension
 
 
@@ -176,10 +205,13 @@ def render(template: str, dims: Sequence[Dimension], where: Mapping[str, Any] | 
         filters.append(f"AND ({' OR '.join(terms)})")
     needed = {j for d in (*dims, *filter_dims) for j in d.joins}
     joins = "\n".join(sql for name, sql in JOINS.items() if name in needed)
+    wanted = {c for d in (*dims, *filter_dims) for c in d.columns} | {c for j in needed for c in JOIN_COLUMNS.get(j, ())}
+    columns = "".join(f"{sql},\n        " for name, sql in MESSAGE_COLUMNS.items() if name in wanted)
     select = "".join(f"{d.sql} AS {d.name},\n    " for d in dims)
     group = f"GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))}" if dims else ""
     sql = (
-        template.replace("/* DIMENSIONS */", select)
+        template.replace("/* MESSAGE COLUMNS */", columns)
+        .replace("/* DIMENSIONS */", select)
         .replace("/* JOINS */", joins)
         .replace("/* FILTERS */", "\n  ".join(filters))
         .replace("/* GROUP BY */", group)

@@ -14,16 +14,12 @@
 -- events read (a lookback before $start so that a message injected before the window is not
 -- mistaken for one sent in it; an attribution window after $end for late engagement).
 -- The markers below are replaced by workbench.analytics.dimensions with whitelisted SQL
--- expressions; values are always bound parameters.
+-- expressions (the message columns a slice needs, e.g. `max(sending_ip) AS sending_ip`, its
+-- dimensions, joins, filters and GROUP BY); values are always bound parameters.
 WITH per_message AS (
     SELECT
         min(ts) FILTER (WHERE event_type IN ('injected', 'deferred', 'delivered', 'bounced', 'dropped')) AS sent_at,
-        max(campaign_id) AS campaign_id,
-        max(mailbox_provider) AS mailbox_provider,
-        max(recipient_domain) AS recipient_domain,
-        max(sending_domain) AS sending_domain,
-        max(sending_ip) AS sending_ip,
-        max(ip_pool) AS ip_pool,
+        /* MESSAGE COLUMNS */
         count(*) FILTER (WHERE event_type = 'injected') AS injected,
         count(*) FILTER (WHERE event_type = 'delivered') AS delivered,
         count(*) FILTER (WHERE event_type = 'dropped') AS dropped,
@@ -40,7 +36,8 @@ WITH per_message AS (
         count(*) FILTER (WHERE event_type = 'unsubscribed') AS unsubscribes
     FROM events
     WHERE ts >= $scan_from AND ts < $scan_to
-    GROUP BY coalesce(message_id, CAST(source_key AS VARCHAR))
+    -- one group per message; an event without a message id is a message of its own
+    GROUP BY message_id, CASE WHEN message_id IS NULL THEN source_key END
 )
 SELECT
     /* DIMENSIONS */
