@@ -162,6 +162,11 @@ def test_render_places_whitelisted_sql_only() -> None:
     sql, params = render(load_sql("kpi_counts"), resolve("provider,day"), {"ip": ["a", "b"]})
     assert "m.mailbox_provider AS provider" in sql and "GROUP BY 1, 2" in sql
     assert params == {"f0_0": "a", "f0_1": "b"} and "'a'" not in sql
+    # only the message columns the slice reads are folded
+    assert "max(mailbox_provider) AS mailbox_provider" in sql and "max(sending_ip) AS sending_ip" in sql
+    assert "max(recipient_domain)" not in sql and "max(campaign_id)" not in sql
+    sql, _ = render(load_sql("kpi_counts"), resolve("stream"))
+    assert "max(campaign_id) AS campaign_id" in sql and "LEFT JOIN campaigns" in sql
 
 
 def test_a_registered_dimension_is_usable(tiny: Store) -> None:
