@@ -133,3 +133,27 @@ def test_stream_advice_on_the_world(world_store: Store) -> None:
     assert set(advice["stream"].to_list()) == {"newsletter", "promotions", "transactional", "alerts"}
     assert set(advice["advice"].to_list()) == {"shared"}  # a 60k-event world is small
     assert advice.filter(pl.col("stream") == "newsletter")["pool"].item() == "dedicated"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("end", [date(2026, 11, 26), date(2027, 3, 3)])
+def test_critical_flag_holds_on_demo_sized_worlds(store: Store, end: date) -> None:
+    """The demo's world (seed 42, 1M events) changes with its end date (yesterday): the planted
+    signal must be found, and only there, whatever the day. Loaded through the canonical
+    fast path (same numbers as the files, see test_canonical)."""
+    from workbench.demo import SEED
+    from workbench.synth import simulate
+    from workbench.synth.canonical import canonical_events
+
+    _, _, msgs, evs, _ = simulate(1_000_000, seed=SEED, end=end)
+    frame = canonical_events(evs, msgs)
+    del evs, msgs
+    with store.writer() as con:
+        con.register("f", frame.to_arrow())
+        con.execute("INSERT INTO events SELECT * FROM f")
+        con.unregister("f")
+    store.release(force=True)
+    raised = flags(store, levels=("ip", "subdomain", "domain", "pool"))
+    critical = raised.filter((pl.col("rule") == "complaint_rate") & (pl.col("severity") == "critical"))
+    assert set(critical["entity"].to_list()) == {World().bad_ip}
+    assert raised.filter((pl.col("rule") == "complaint_rate") & (pl.col("entity") == "news.brightmart.example"))["severity"].to_list() != []
