@@ -9,6 +9,7 @@ from conftest import WORLD_END
 
 from workbench.store import Store
 from workbench.synth import generate, simulate
+from workbench.synth.sends import WARM_SHARE_CAP
 
 
 def _digest(folder: Path) -> str:
@@ -84,6 +85,6 @@ def test_warmup_ramps_the_second_ip(world_store: Store) -> None:
     )
     shares = daily["share"].to_list()
     assert shares[0] == 0.0
-    assert max(shares[-5:]) > 0.3
+    assert max(shares[-5:]) > 0.8 * WARM_SHARE_CAP  # a quarter of the newsletter (issue 3: keeps news.* under 0.3 %)
     first_day = daily.filter(pl.col("share") > 0)["day"][0]
     assert first_day >= date(2026, 10, 13)

@@ -20,7 +20,10 @@ from typing import Any
 from workbench.config import Settings
 from workbench.errors import WorkbenchError
 
-__all__ = ["ReportError", "ReportRun", "find_notebook", "notebook_parameters", "run_notebook"]
+#: parameter names through which a notebook receives the store's path
+DB_PARAMETERS = ("db", "db_path")
+
+__all__ = ["DB_PARAMETERS", "ReportError", "ReportRun", "find_notebook", "notebook_parameters", "run_notebook"]
 
 
 class ReportError(WorkbenchError):
@@ -193,7 +196,7 @@ def run_notebook(
         A path, or a name in ``notebooks/`` (``01_deliverability_overview``, ``overview``).
     parameters:
         Values for the notebook's parameters; strings are converted to the declared type.
-        ``db`` defaults to ``settings.db_path`` when the notebook declares it.
+        ``db`` (or ``db_path``) defaults to ``settings.db_path`` when the notebook declares it.
     settings:
         Paths (default ``Settings.load()``).
     out:
@@ -228,8 +231,9 @@ def run_notebook(
     if unknown:
         raise ReportError(f"{path.name} has no parameter {', '.join(unknown)}; it declares: {', '.join(declared) or 'none'}")
     values = {k: coerce(v, declared_type(declared[k])) for k, v in given.items()}
-    if "db" in declared and "db" not in values:
-        values["db"] = str(Path(settings.db_path).resolve())
+    for name in DB_PARAMETERS:  # the store the caller means, unless the caller says otherwise
+        if name in declared and name not in values:
+            values[name] = str(Path(settings.db_path).resolve())
     reports = Path(out or settings.reports_dir).resolve()
     folder = reports / (day or datetime.now(UTC).date()).isoformat()
     folder.mkdir(parents=True, exist_ok=True)
