@@ -1,0 +1,167 @@
+"""Decoders for MTAs that send a DSN part *and* say more in the human-readable part:
+Postfix and Sendmail. The DSN fields give the recipients; the text gives the SMTP
+command and, often, a fuller error message.
+"""
+
+from __future__ import annotations
+
+import re
+
+from workbench.feedback.dsn import DsnFields, clean_address, split_body, sweep
+from workbench.feedback.mime import Mail
+from workbench.feedback.model import Delivery
+from workbench.feedback.rules import RuleSet
+from workbench.feedback.smtp import find_command, find_reply, find_status
+
+__all__ = ["postfix", "sendmail"]
+
+Decoded = tuple[list[Delivery], str]
+
+_POSTFIX_START = (("The ", "Postfix "), ("The ", "mail system"), ("The ", "program"), ("This is the", "Postfix"),
+                  ("This is the", "mail system"))
+_EXPANDED = re.compile(r"^<([^<>]+@[^<>]+)>\s*\(expanded from <([^<>]*)>\):\s*(.*)$")
+_ADDR_LINE = re.compile(r"^<([^<>]+@[^<>]+)>:\s*(.*)$")
+
+
+def _aligned(line: str, parts: tuple[str, ...]) -> bool:
+    at = 0
+    for part in parts:
+        at = line.find(part, at)
+        if at < 0:
+            return False
+        at += len(part)
+    return True
+
+
+def _only_numbers(text: str) -> bool:
+    return bool(re.fullmatch(r"[\d.\s]+", text or ""))
+
+
+def postfix(mail: Mail, rules: RuleSet) -> Decoded | None:
+    """Postfix's bounce (``Undelivered Mail Returned to Sender``)."""
+    if "x-aol-ip" in mail.headers or mail.subject != "Undelivered Mail Returned to Sender":
+        return None
+    report, original = split_body(mail.body, ("Content-Type: message/rfc822", "Content-Type: text/rfc822-headers"))
+    dsn = DsnFields()
+    started = False
+    another = {"recipient": "", "alias": "", "diagnosis": ""}
+    commands: list[str] = []
+    unavailable = False
+    for line in report.split("\n"):
+        if not started:
+            started = any(_aligned(line, p) for p in _POSTFIX_START)
+            continue
+        if dsn.feed(line):
+            continue
+        if "(in reply to " in line or "command)" in line:
+            command = find_command(line)
+            if command:
+                commands.append(command)
+            if another["diagnosis"]:
+                another["diagnosis"] += " " + line
+            continue
+        match = _EXPANDED.match(line) or None
+        if match:
+            another.update(recipient=match[1], alias=match[2], diagnosis=match[3])
+            continue
+        match = _ADDR_LINE.match(line)
+        if match:
+            another.update(recipient=match[1], diagnosis=match[2])
+            continue
+        if "--- Delivery report unavailable ---" in line:
+            unavailable = True
+            continue
+        if another["diagnosis"] and line.startswith("    "):
+            another["diagnosis"] += " " + line.strip()
+    records = dsn.finish()
+    if not records:
+        if another["recipient"]:
+            records = [Delivery(recipient=clean_address(another["recipient"]), alias=clean_address(another["alias"]))]
+        elif unavailable:
+            to = re.search(r"^To:\s*(.+)$", original, re.MULTILINE)
+            address = clean_address(to[1]) if to else ""
+            records = [Delivery(recipient=address)] if address else []
+    if not records:
+        return None
+    alt = sweep(another["diagnosis"])
+    for record in records:
+        if record.spec.upper() == "X-POSTFIX":
+            record.spec = "SMTP"
+        if alt:
+            if not record.diagnostic or _only_numbers(record.diagnostic):
+                record.diagnostic = alt
+            else:
+                found_status = found_reply = ""
+                if not record.status or record.status.endswith(".0.0"):
+                    found_status = find_status(alt)
+                    if found_status and not found_status.endswith(".0.0"):
+                        record.status = found_status
+                if not record.reply_code or record.reply_code.endswith("00"):
+                    found_reply = find_reply(alt)
+                    if found_reply and not found_reply.endswith("00"):
+                        record.reply_code = found_reply
+                if (found_status or found_reply) and len(alt) >= len(record.diagnostic) \
+                        and sweep(record.diagnostic) in alt:
+                    record.diagnostic = alt
+        record.diagnostic = sweep(record.diagnostic)
+        if commands:
+            record.command = commands[0]
+        else:
+            record.command = find_command(record.diagnostic)
+            if not record.command and "refused to talk to me:" in record.diagnostic:
+                record.command = "HELO"
+        if not record.spec and _aligned(record.diagnostic, ("host ", " said:")):
+            record.spec = "SMTP"
+    return records, original
+
+
+def sendmail(mail: Mail, rules: RuleSet) -> Decoded | None:
+    """Sendmail's DSN (``Returned mail: see transcript for details``, ``Warning: ...``)."""
+    subject = mail.subject
+    if "x-aol-ip" in mail.headers or not (subject.startswith("Warning: ") or subject.endswith("see transcript for details")):
+        return None
+    report, original = split_body(mail.body, ("Content-Type: message/rfc822", "Content-Type: text/rfc822-headers"))
+    dsn = DsnFields()
+    started = session_error = False
+    replies: list[str] = []
+    command = ""
+    another = {"status": "", "diagnosis": ""}
+    for line in report.split("\n"):
+        if not started:
+            started = line.startswith("   ----- Transcript of session follows -----")
+            continue
+        if dsn.feed(line):
+            continue
+        if line.startswith(" "):
+            continue
+        if line.startswith(">>> "):
+            command = command or find_command(line)
+        elif line.startswith("<<< "):
+            if line[4:] not in replies:
+                replies.append(line[4:])
+        elif not session_error:
+            if line.startswith("... while talking to "):
+                session_error = True
+            elif line.startswith("<") and _aligned(line, ("@", ">.", " ")):
+                another["diagnosis"] = line.split(" ", 1)[1] if " " in line else ""
+            else:
+                reply, status = find_reply(line), find_status(line)
+                if len(reply + status) > 7:
+                    another["status"] = status
+                    another["diagnosis"] += " " + line
+                elif line.startswith(("Message: ", "Warning: ")):
+                    another["diagnosis"] += " " + line
+    records = dsn.finish()
+    if not records:
+        return None
+    for record in records:
+        alt = another["diagnosis"].strip()
+        if alt and (not record.diagnostic or record.diagnostic.startswith(" ") or _only_numbers(record.diagnostic)):
+            record.diagnostic = alt
+        if replies and len(records) == 1:
+            record.diagnostic = " ".join(replies) + " " + record.diagnostic
+        record.diagnostic = sweep(record.diagnostic)
+        record.command = command or find_command(record.diagnostic) or ("EHLO" if replies else "")
+        if another["status"] and not record.status:
+            record.status = another["status"]
+    return records, original

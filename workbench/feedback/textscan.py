@@ -1,0 +1,244 @@
+"""MTA decoders described as data: the ``decoders`` section of ``mtas.yaml``.
+
+Most MTAs that write a human-readable bounce without a DSN part follow one pattern: a
+sentence that opens the error section, one line per failed recipient (an address in a
+recognisable shape), the error text under it, and a line that introduces the returned
+message. A decoder spec says how to recognise the MTA and those lines::
+
+    dragonfly:
+      detect:                           # any of these groups; all keys of a group must hold
+        - subject: ["Mail delivery failed"]
+          received: [" (DragonFly Mail Agent"]
+      start: ["This is the DragonFly Mail Agent "]     # the error section begins (substring)
+      original: ["Original message follows."]          # the returned message begins
+      recipient:                                       # a line opening a record (regex)
+        - "^There was an error delivering your mail to <(?P<addr>[^>]+)>"
+      stop: []                                         # the error section ends (substring)
+      skip: []                                         # lines to ignore (substring)
+
+Detection keys: ``subject``, ``from``, ``to``, ``received``, ``message_id``, ``body``
+(substrings; ``re:`` prefix for a regex), ``header`` (names that must be present). A
+recipient regex may capture ``addr`` and ``diag`` (the rest of the line).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from workbench.feedback.dsn import clean_address, split_body, sweep
+from workbench.feedback.mime import Mail
+from workbench.feedback.model import Delivery
+from workbench.feedback.rules import RuleSet
+from workbench.feedback.smtp import find_command, find_status
+
+__all__ = ["Spec", "decoder", "detect", "load_specs", "scan"]
+
+Decoded = tuple[list[Delivery], str]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One text decoder (see the module docstring)."""
+
+    name: str
+    detect: tuple[Mapping[str, tuple[str, ...]], ...]
+    start: tuple[str, ...]
+    original: tuple[str, ...]
+    recipient: tuple[re.Pattern[str], ...]
+    stop: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    blank_ends_record: bool = False
+    command: str = ""
+    preamble: bool = False
+    include_start: bool = False
+    rhost: tuple[re.Pattern[str], ...] = ()
+    commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    command_reasons: Mapping[str, str] = field(default_factory=dict)
+    codes_regex: re.Pattern[str] | None = None
+    codes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    status_overrides: bool = False
+    fallback_recipient: tuple[str, ...] = ()
+
+
+def _match(patterns: tuple[str, ...], values: list[str]) -> bool:
+    for value in values:
+        for pattern in patterns:
+            if pattern.startswith("re:"):
+                if re.search(pattern[3:], value):
+                    return True
+            elif pattern in value:
+                return True
+    return False
+
+
+def detect(spec: Spec, mail: Mail) -> bool:
+    """True when ``mail`` looks like a bounce of this MTA."""
+    for group in spec.detect:
+        ok = True
+        for key, patterns in group.items():
+            if key == "header":
+                ok = all(name.lower() in mail.headers for name in patterns)
+            elif key == "body":
+                ok = _match(patterns, [mail.body])
+            else:
+                ok = _match(patterns, mail.headers.get(key.replace("_", "-"), []))
+            if not ok:
+                break
+        if ok:
+            return True
+    return False
+
+
+def scan(spec: Spec, mail: Mail) -> Decoded | None:
+    """Records of the failed recipients in ``mail`` per ``spec`` (``None`` if none)."""
+    report, original = split_body(mail.body, spec.original) if spec.original else (mail.body, "")
+    records: list[Delivery] = []
+    started = not spec.start
+    current: Delivery | None = None
+    preamble: list[str] = []
+    for line in report.split("\n"):
+        if not started:
+            started = any(s in line for s in spec.start)
+            if not (started and spec.include_start):
+                continue
+        if spec.stop and any(s in line for s in spec.stop):
+            break
+        if not line.strip():
+            if spec.blank_ends_record:
+                current = None
+            continue
+        if spec.skip and any(s in line for s in spec.skip):
+            continue
+        for regex in spec.recipient:
+            match = regex.search(line)
+            if match:
+                address = clean_address(match.group("addr"))
+                if not address:
+                    continue
+                if current is not None and current.recipient == address:
+                    break
+                current = Delivery(recipient=address, agent=spec.name)
+                if spec.preamble and not records and preamble:
+                    current.diagnostic = " ".join(preamble)
+                records.append(current)
+                groups = match.groupdict()
+                if groups.get("diag"):
+                    current.diagnostic += " " + groups["diag"]
+                break
+        else:
+            if current is not None:
+                current.diagnostic += " " + line.strip()
+            elif spec.preamble:
+                preamble.append(line.strip())
+    if not records:
+        for header in spec.fallback_recipient:
+            for value in mail.headers.get(header, []):
+                for item in value.split(","):
+                    address = clean_address(item)
+                    if address:
+                        records.append(Delivery(recipient=address, agent=spec.name, diagnostic=" ".join(preamble)))
+    if not records:
+        return None
+    for record in records:
+        _finish(spec, record)
+    return records, original
+
+
+def _finish(spec: Spec, record: Delivery) -> None:
+    record.diagnostic = sweep(record.diagnostic)
+    for command, phrases in spec.commands.items():
+        if any(p in record.diagnostic for p in phrases):
+            record.command = command
+            break
+    record.command = record.command or spec.command or find_command(record.diagnostic)
+    for regex in spec.rhost:
+        match = regex.search(record.diagnostic)
+        if match:
+            record.remote_mta = match.group("host").strip(".").lower()
+            break
+    if record.command in spec.command_reasons:
+        record.reason = spec.command_reasons[record.command]
+        record.rule = f"mta:{spec.name} {record.command} refused"
+    if spec.codes_regex is not None:
+        match = spec.codes_regex.search(record.diagnostic)
+        if match and match.group(1) in spec.codes:
+            command, reason = spec.codes[match.group(1)]
+            record.command = command or record.command
+            record.reason, record.rule = reason, f"mta:{spec.name} code {match.group(1)}"
+
+
+def _spec(name: str, raw: Mapping[str, Any]) -> Spec:
+    groups = raw.get("detect") or []
+    if isinstance(groups, Mapping):
+        groups = [groups]
+    detect_groups = tuple({k: tuple(str(v) for v in (vals if isinstance(vals, list) else [vals]))
+                           for k, vals in g.items()} for g in groups)
+    codes = raw.get("codes") or {}
+    return Spec(
+        name=name,
+        detect=detect_groups,
+        start=tuple(raw.get("start") or ()),
+        original=tuple(raw.get("original") or ()),
+        recipient=tuple(re.compile(r) for r in raw.get("recipient") or ()),
+        stop=tuple(raw.get("stop") or ()),
+        skip=tuple(raw.get("skip") or ()),
+        blank_ends_record=bool(raw.get("blank_ends_record")),
+        command=str(raw.get("command") or ""),
+        preamble=bool(raw.get("preamble")),
+        include_start=bool(raw.get("include_start")),
+        rhost=tuple(re.compile(r) for r in raw.get("rhost") or ()),
+        commands={str(k): tuple(v) for k, v in (raw.get("commands") or {}).items()},
+        command_reasons={str(k): str(v) for k, v in (raw.get("command_reasons") or {}).items()},
+        codes_regex=re.compile(codes["regex"]) if codes.get("regex") else None,
+        codes={str(k): (str(v[0]), str(v[1])) for k, v in (codes.get("table") or {}).items()},
+        status_overrides=bool(raw.get("status_overrides")),
+        fallback_recipient=tuple(raw.get("fallback_recipient") or ()),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_specs() -> dict[str, Spec]:
+    """The text decoders shipped in ``mtas.yaml``."""
+    text = resources.files("workbench").joinpath("data", "bounces", "mtas.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text) or {}
+    return {name: _spec(name, raw or {}) for name, raw in (doc.get("decoders") or {}).items()}
+
+
+def mta_reason(name: str, record: Delivery, rules: RuleSet) -> None:
+    """Set the reason an MTA's own words give (``mtas`` section of the rules)."""
+    texts = rules.mtas.get(name)
+    if texts is None or not record.diagnostic or record.reason:
+        return
+    found = texts.find(record.diagnostic)
+    if found:
+        record.reason, record.rule = found[0], f"mta:{name} {found[1]}"
+
+
+def decoder(name: str, rules: RuleSet) -> Callable[[Mail, RuleSet], Decoded | None] | None:
+    """The data-driven decoder called ``name``, or ``None``."""
+    spec = load_specs().get(name)
+    if spec is None:
+        return None
+
+    def run(mail: Mail, rules: RuleSet) -> Decoded | None:
+        if not detect(spec, mail):
+            return None
+        found = scan(spec, mail)
+        if found:
+            for record in found[0]:
+                mta_reason(name, record, rules)
+                if spec.status_overrides and record.reason:
+                    code = find_status(record.diagnostic)
+                    if code and ".0" not in code and rules.status_name(code):
+                        record.reason = rules.status_name(code)
+                        record.rule = f"status:{code}"
+        return found
+
+    return run
