@@ -13,7 +13,7 @@ from workbench.feedback import arf, decoders, origin
 from workbench.feedback.decide import decide, is_hard
 from workbench.feedback.dsn import sweep
 from workbench.feedback.mime import Mail, read_mail
-from workbench.feedback.model import Bounce, Delivery, Report
+from workbench.feedback.model import Bounce, Complaint, Delivery, Report
 from workbench.feedback.rules import RuleSet, default_rules
 from workbench.feedback.smtp import find_reply, find_status, is_status, prefer_status
 
@@ -95,7 +95,17 @@ def _bounce_report(mail: Mail, rules: RuleSet) -> Report | None:
     if found is None:
         return None
     agent, records, original = found
-    bounces = tuple(classify_record(r, rules, agent) for r in records if "@" in r.recipient)
+    records = [r for r in records if "@" in r.recipient and not r.recipient.startswith("@")]
+    feedback = [r for r in records if r.reason == "feedback"]
+    if feedback:
+        complaints = tuple(Complaint(feedback_type=r.feedback_type or "abuse", recipient=r.recipient,
+                                     recipient_redacted=False, provider=agent, user_agent=r.diagnostic or None,
+                                     source_ip=None, arrival_date=None, reported_domain=None, reporting_mta=None,
+                                     original_mail_from=None, auth_results=None, version=None, format=agent,
+                                     rule=r.rule) for r in feedback)
+        return Report(kind="complaint", agent=agent, complaints=complaints, origin=origin.of(mail, original),
+                      subject=mail.subject or None, sender=mail.first("from") or None)
+    bounces = tuple(classify_record(r, rules, agent) for r in records)
     if not bounces:
         return None
     kinds = {b.reason for b in bounces}

@@ -34,14 +34,15 @@ ACTIONS = {"failed", "delayed", "delivered", "relayed", "expanded"}
 ACTION_FIXES = {"deliverable": "delivered", "expired": "delayed", "failure": "failed"}
 _ADDRESS = re.compile(r"<?([^\s<>()\"',;:]+@[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9])>?")
 _SPACES = re.compile(r"\s+")
+_BOUNDARY_TAIL = re.compile(r" --[-=_A-Za-z0-9./]{8,}(?: |$)")
 
 
 def sweep(text: str) -> str:
     """Collapse white space, and drop a trailing boundary line or ``__`` tail."""
     text = _SPACES.sub(" ", text).strip()
-    cut = text.find(" --")
-    if cut > 0 and re.search(r" --[-=_A-Za-z0-9.]{8,}", text[cut:]):
-        text = text[:cut].strip()
+    match = _BOUNDARY_TAIL.search(text)
+    if match and match.start() > 0:
+        text = text[: match.start()].strip()
     return text
 
 
@@ -143,6 +144,8 @@ class DsnFields:
             return True
         if key == "final-recipient":
             address = clean_address(value)
+            if not address and re.match(r"^@[A-Za-z0-9.-]+$", value.strip().strip("<>")):
+                address = value.strip().strip("<>").lower()  # no local part: a decoder may find it elsewhere
             if not address:
                 if not self.records or self.current.recipient:
                     self.records.append(Delivery(spec="X-UNIX" if value.startswith("|") else ""))
@@ -162,8 +165,7 @@ class DsnFields:
         elif key == "status":
             record.status = value
             if comment:
-                record.set_if_empty("diagnostic", "")
-                self.leading.append(comment)
+                record.diagnostic = f"{record.diagnostic} {comment}".strip()
         else:
             attr = PER_RECIPIENT[key]
             setattr(record, attr, value)
@@ -215,6 +217,10 @@ def rfc3464(body: str) -> tuple[list[Delivery], str]:
     (it often says more than the fields).
     """
     report, original = split_body(body)
+    if "@" not in report and original:
+        # the bounce itself came attached (a report of a report): read the attached one
+        _, _, inner = original.partition("\n\n")
+        report, original = split_body(inner)
     if "Content-Type: message/delivery-status" not in report and "\nReporting-MTA:" in report:
         report = report.replace("\nReporting-MTA:", "\nContent-Type: message/delivery-status\nReporting-MTA:", 1)
     head, sep, status_part = report.partition("Content-Type: message/delivery-status")

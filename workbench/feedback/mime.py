@@ -203,6 +203,8 @@ def _walk(headers: dict[str, list[str]], body: bytes, out: list[str], types: lis
         for part in parts:
             head, sub = _split(part)
             _walk(_raw_headers(head), sub, out, types, depth + 1, media == "multipart/alternative")
+        if not parts:  # declared multipart, written as plain text
+            out.append(_text(body[:MAX_PART_TEXT], "utf-8"))
         return
     if media in BOUNDARY_TYPES:
         decoded = _decode_cte(body, headers)

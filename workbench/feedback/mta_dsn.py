@@ -13,7 +13,7 @@ from workbench.feedback.model import Delivery
 from workbench.feedback.rules import RuleSet
 from workbench.feedback.smtp import find_command, find_reply, find_status
 
-__all__ = ["postfix", "sendmail"]
+__all__ = ["postfix", "sendmail", "v5sendmail"]
 
 Decoded = tuple[list[Delivery], str]
 
@@ -164,4 +164,81 @@ def sendmail(mail: Mail, rules: RuleSet) -> Decoded | None:
         record.command = command or find_command(record.diagnostic) or ("EHLO" if replies else "")
         if another["status"] and not record.status:
             record.status = another["status"]
-    return records, original
+        if record.recipient.startswith("@"):
+            found = re.search(r"<([^<>@\s]+@[^<>\s]+)>", record.diagnostic)
+            record.recipient = clean_address(found[1]) if found else ""
+    records = [r for r in records if r.recipient]
+    return (records, original) if records else None
+
+
+_V5_ADDRESS = re.compile(r" <([^<>\s]+@[^<>\s]+)>\.\.\.")
+_V5_RCPT = re.compile(r">>> RCPT TO:\s*<([^<>\s]+@[^<>\s]+)>", re.IGNORECASE)
+_HOSTNAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9]*(?:\.[-A-Za-z0-9]+)+)")
+
+
+def v5sendmail(mail: Mail, rules: RuleSet) -> Decoded | None:
+    """Sendmail 5's text bounce (``Returned mail: ...`` with a session transcript)."""
+    if not mail.subject.startswith("Returned mail: "):
+        return None
+    report, original = split_body(mail.body, ("   ----- Unsent message follows -----",
+                                              "  ----- No message was collected -----"))
+    if not original:
+        return None
+    records: list[Delivery] = []
+    another: dict[int, str] = {}
+    started = False
+    remote = command = ""
+    current: Delivery | None = None
+    for line in report.split("\n"):
+        if not started:
+            started = "----- Transcript of session follows -----" in line
+            continue
+        if not line.strip():
+            continue
+        if line.startswith(">>> "):
+            command = find_command(line[4:])
+        match = _V5_ADDRESS.search(line) or _V5_RCPT.search(line)
+        if match:
+            address = clean_address(match[1])
+            if not remote:
+                another[len(records)] = another.get(len(records), "") + " " + line
+                continue
+            if current is not None and (address == current.recipient or (command == "MAIL" and line.startswith("<<< "))):
+                current.diagnostic += " " + line
+                command = ""
+            elif current is not None and not current.recipient:
+                current.recipient, current.remote_mta = address, remote
+                current.command = current.command or command
+                current.diagnostic += " " + line
+            else:
+                current = Delivery(recipient=address, remote_mta=remote, command=command, diagnostic=line)
+                records.append(current)
+        elif "While talking to " in line:
+            host = _HOSTNAME.search(line.split("While talking to ", 1)[1])
+            remote = host[1].lower() if host else remote
+        elif line.startswith((">>> ", "<<< ")):
+            if current is None:
+                current = Delivery()
+                records.append(current)
+            current.diagnostic += " " + line
+        else:
+            another[len(records)] = another.get(len(records), "") + " " + line
+    if not any(r.recipient for r in records):
+        records = []
+        for index, text in sorted(another.items()):
+            found = re.search(r"<([^<>\s]+@[^<>\s]+)>", text)
+            if found:
+                records.append(Delivery(recipient=clean_address(found[1]), diagnostic=text))
+        if not records:
+            to = re.search(r"^To: (.+)$", original, re.MULTILINE)
+            address = clean_address(to[1]) if to else ""
+            if not address:
+                return None
+            records = [Delivery(recipient=address, diagnostic=another.get(0, ""))]
+    for index, record in enumerate(records):
+        if not record.diagnostic.strip():
+            record.diagnostic = another.get(index, "")
+        record.diagnostic = sweep(record.diagnostic)
+        record.command = record.command or find_command(record.diagnostic)
+    records = [r for r in records if r.recipient]
+    return (records, original) if records else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from workbench.feedback import mta_dsn
+from workbench.feedback import mta_dsn, mta_json
 from workbench.feedback.dsn import DsnFields, clean_address, split_body, sweep
 from workbench.feedback.mime import Mail
 from workbench.feedback.model import Delivery
@@ -149,8 +149,32 @@ def _exim(mail: Mail, rules: RuleSet) -> Decoded | None:
     return records, original
 
 
+def _googlegroups(mail: Mail, rules: RuleSet) -> Decoded | None:
+    """Google Groups' refusal to post (recipients in ``X-Failed-Recipients``)."""
+    if "Google Groups" not in mail.body or "x-failed-recipients" not in mail.headers \
+            or "x-google-smtp-source" not in mail.headers:
+        return None
+    if "<mailer-daemon@googlemail.com>" not in mail.first("from") or "Delivery Status Notification" not in mail.subject:
+        return None
+    report, original = split_body(mail.body, ("----- Original message -----", "Content-Type: message/rfc822"))
+    paragraphs = report.split("\n\n", 4)
+    diagnosis = sweep(" ".join(paragraphs[:4]).replace("\n", " "))
+    bullets = report.count("\n *") == 4 or report.count("\n*") == 4
+    reason = "rejected" if bullets else "onhold"
+    rule = "mta:googlegroups the group refuses posts from this sender" if bullets else ""
+    records = []
+    for item in mail.first("x-failed-recipients").split(","):
+        address = clean_address(item)
+        if address:
+            records.append(Delivery(recipient=address, reason=reason, rule=rule, diagnostic=diagnosis))
+    return (records, original) if records else None
+
+
 DECODERS: dict[str, Callable[[Mail, RuleSet], Decoded | None]] = {
     "exim": _exim,
     "postfix": mta_dsn.postfix,
     "sendmail": mta_dsn.sendmail,
+    "v5sendmail": mta_dsn.v5sendmail,
+    "googlegroups": _googlegroups,
+    "amazonses": mta_json.amazonses,
 }

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from workbench.feedback.dsn import clean_address, split_body, sweep
+from workbench.feedback.dsn import DsnFields, clean_address, split_body, sweep
 from workbench.feedback.mime import Mail
 from workbench.feedback.model import Delivery
 from workbench.feedback.rules import RuleSet
@@ -65,6 +65,13 @@ class Spec:
     codes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     status_overrides: bool = False
     fallback_recipient: tuple[str, ...] = ()
+    append: bool = True
+    shared: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    dsn: bool = False
+    skip_8bit: bool = False
+    fallback_original_to: bool = False
+    header_reasons: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def _match(patterns: tuple[str, ...], values: list[str]) -> bool:
@@ -78,9 +85,33 @@ def _match(patterns: tuple[str, ...], values: list[str]) -> bool:
     return False
 
 
+def _hit(key: str, patterns: tuple[str, ...], mail: Mail) -> bool:
+    if key == "header":
+        return all(name.lower() in mail.headers for name in patterns)
+    if key == "body":
+        return _match(patterns, [mail.body])
+    return _match(patterns, mail.headers.get(key.replace("_", "-"), []))
+
+
+def _skip(spec: Spec, line: str) -> bool:
+    for pattern in spec.skip:
+        if pattern.startswith("re:"):
+            if re.search(pattern[3:], line):
+                return True
+        elif pattern in line:
+            return True
+    return spec.skip_8bit and not line.isascii()
+
+
 def detect(spec: Spec, mail: Mail) -> bool:
     """True when ``mail`` looks like a bounce of this MTA."""
     for group in spec.detect:
+        votes = int(group.get("votes", ("0",))[0])
+        if votes:
+            hits = sum(_hit(key, patterns, mail) for key, patterns in group.items() if key != "votes")
+            if hits >= votes:
+                return True
+            continue
         ok = True
         for key, patterns in group.items():
             if key == "header":
@@ -103,18 +134,25 @@ def scan(spec: Spec, mail: Mail) -> Decoded | None:
     started = not spec.start
     current: Delivery | None = None
     preamble: list[str] = []
+    shared: list[str] = []
+    dsn = DsnFields() if spec.dsn else None
     for line in report.split("\n"):
+        if shared or (spec.shared and any(m in line for m in spec.shared)):
+            shared.append(line.strip())
+            continue
         if not started:
-            started = any(s in line for s in spec.start)
+            started = any(re.search(s[3:], line) if s.startswith("re:") else s in line for s in spec.start)
             if not (started and spec.include_start):
                 continue
+        if dsn is not None and dsn.feed(line):
+            continue
         if spec.stop and any(s in line for s in spec.stop):
             break
         if not line.strip():
             if spec.blank_ends_record:
                 current = None
             continue
-        if spec.skip and any(s in line for s in spec.skip):
+        if (spec.skip or spec.skip_8bit) and _skip(spec, line):
             continue
         for regex in spec.recipient:
             match = regex.search(line)
@@ -134,7 +172,8 @@ def scan(spec: Spec, mail: Mail) -> Decoded | None:
                 break
         else:
             if current is not None:
-                current.diagnostic += " " + line.strip()
+                if spec.append and (not spec.keep or line.startswith(spec.keep)):
+                    current.diagnostic += " " + line.strip()
             elif spec.preamble:
                 preamble.append(line.strip())
     if not records:
@@ -144,9 +183,27 @@ def scan(spec: Spec, mail: Mail) -> Decoded | None:
                     address = clean_address(item)
                     if address:
                         records.append(Delivery(recipient=address, agent=spec.name, diagnostic=" ".join(preamble)))
+    if not records and spec.fallback_original_to:
+        to = re.search(r"^To:\s*(.+)$", original, re.MULTILINE)
+        address = clean_address(to[1]) if to else ""
+        if address:
+            records.append(Delivery(recipient=address, agent=spec.name, diagnostic=" ".join(preamble)))
     if not records:
         return None
+    fields = {r.recipient: r for r in dsn.finish()} if dsn is not None else {}
     for record in records:
+        found = fields.get(record.recipient) or (next(iter(fields.values())) if len(fields) == 1 else None)
+        if found is not None:
+            for name in ("status", "remote_mta", "reporting_mta", "action", "spec"):
+                record.set_if_empty(name, getattr(found, name))
+            if not record.diagnostic.strip():
+                record.diagnostic = found.diagnostic
+        for header, table in spec.header_reasons.items():
+            value = mail.first(header).strip()
+            if value in table:
+                record.reason, record.rule = table[value], f"mta:{spec.name} {header}: {value}"
+        if shared:
+            record.diagnostic = " ".join(shared) + " " + record.diagnostic
         _finish(spec, record)
     return records, original
 
@@ -200,6 +257,13 @@ def _spec(name: str, raw: Mapping[str, Any]) -> Spec:
         codes={str(k): (str(v[0]), str(v[1])) for k, v in (codes.get("table") or {}).items()},
         status_overrides=bool(raw.get("status_overrides")),
         fallback_recipient=tuple(raw.get("fallback_recipient") or ()),
+        append=bool(raw.get("append", True)),
+        shared=tuple(raw.get("shared") or ()),
+        keep=tuple(raw.get("keep") or ()),
+        dsn=bool(raw.get("dsn")),
+        skip_8bit=bool(raw.get("skip_8bit")),
+        fallback_original_to=bool(raw.get("fallback_original_to")),
+        header_reasons={str(h): {str(k): str(v) for k, v in t.items()} for h, t in (raw.get("header_reasons") or {}).items()},
     )
 
 
