@@ -27,7 +27,7 @@ FEEDBACK_TYPES = ("abuse", "fraud", "virus", "other", "not-spam", "auth-failure"
 ARF_ORIGINALS = ("Content-Type: message/rfc822", "Content-Type: text/rfc822-headers",
                  "Content-Type: text/rfc822-header", "Content-Type: message/global",
                  "Content-Type: text/global-headers")
-_HASHED = re.compile(r"^(?:[0-9a-f]{16,}|[A-Za-z0-9+/_-]{24,}={0,2})$")
+_HASHED = re.compile(r"^(?:[0-9a-f]{16,}|(?=.*\d)(?=.*[A-Z])(?=.*[a-z])[A-Za-z0-9+/]{20,}={0,2})$")
 _REDACTED_LOCAL = {"redacted", "hashed", "anonymous", "undisclosed", "xxxxx", "xxxxxxxx", "removed"}
 _JMRP_SUBJECT = "complaint about message from "
 
