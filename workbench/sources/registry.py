@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from workbench.errors import UnknownFormat
-from workbench.sources import infrastructure
+from workbench.sources import feedback, infrastructure
 from workbench.sources.dmarc import load as dmarc_load
 from workbench.sources.reader import Reject, iter_line_chunks, read_document
 from workbench.sources.sendlogs import generic, kumomta, pmta, postfix, sendgrid, ses
@@ -185,6 +185,7 @@ FORMATS: list[Format] = [
     _send_log(postfix),
     _send_log(generic),
     Format("parquet", "Parquet events in the canonical columns, or with a column mapping", _parquet_sniff, _parquet_load),
+    Format(feedback.NAME, feedback.DESCRIPTION, feedback.sniff, feedback.load),
 ]
 
 

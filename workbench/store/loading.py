@@ -331,5 +331,7 @@ def load_paths(
         with store.writer() as con:
             con.execute(load_sql("attribute_events"))
             con.execute(load_sql("flag_scanner_clicks"), {"seconds": SCANNER_CLICK_SECONDS})
+            # complaints, hard bounces, unsubscribes and soft-bounce runs suppress their addresses
+            con.execute(load_sql("suppression_sync"))
     store.release(force=True)
     return summary

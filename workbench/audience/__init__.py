@@ -1,0 +1,1 @@
+"""The audience: contacts, segments and suppression."""
