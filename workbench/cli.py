@@ -254,6 +254,7 @@ def demo(ctx: click.Context, events: int, fresh: bool, db: Path | None) -> None:
 
 from workbench.commands import auth as _auth  # noqa: E402
 from workbench.commands.dmarc import dmarc as _dmarc  # noqa: E402 - commands import this module's helpers
+from workbench.commands import feedback as _feedback  # noqa: E402
 
 for _command in _auth.COMMANDS:  # workbench audit, workbench dns, workbench dkim
     cli.add_command(_command)
@@ -264,6 +265,8 @@ from workbench.commands import report as _report  # noqa: E402
 cli.add_command(_kpi.KPI)
 cli.add_command(_kpi.REPUTATION)
 cli.add_command(_report.REPORT)
+for _command in _feedback.COMMANDS:  # workbench classify, workbench suppression, workbench mailbox
+    cli.add_command(_command)
 
 
 def main() -> None:

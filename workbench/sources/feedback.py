@@ -46,12 +46,20 @@ BLOCK_REASONS = ("blocked", "badreputation", "spamdetected", "authfailure", "req
 COMPLAINT_TYPES = ("abuse", "fraud", "virus", "other")
 
 
+_DMARC = (b"report domain:", b"report-id:", b"application/zip", b"application/gzip", b"application/x-gzip",
+          b".xml.gz", b".xml.zip", b"tlsrpt", b"application/tlsrpt")
+
+
 def sniff(head: bytes, path: Path) -> bool:
-    """True for a message (or mbox) that looks like a bounce, complaint or auto-reply."""
+    """True for a message (or mbox) that is not a DMARC / TLS report (those belong to their
+    own format): bounces, complaints and auto-replies are recognised by content, and any
+    other message is reported as "neither" when loaded."""
     if not (looks_like_mail(head) or is_mbox(head)):
         return False
     lowered = head[:32768].lower()
-    return any(marker in lowered for marker in _MARKERS)
+    if any(marker in lowered for marker in _MARKERS):
+        return True
+    return not any(marker in lowered for marker in _DMARC)
 
 
 def _key(*parts: object) -> str:
