@@ -6,9 +6,11 @@
 - ``sendlogs/``: the events, in the formats real systems write (see :mod:`.writers`);
 - ``audience/contacts.csv``: the contacts with their attributes and lists;
 - ``dns/brightmart.example.zone`` (and ``dns/web/``, ``.keys/``): the world's DNS with a few
-  authentication faults, and our DKIM keys (see :mod:`.zone`).
+  authentication faults, and our DKIM keys (see :mod:`.zone`);
 - ``dmarc/``: DMARC aggregate reports of the big receivers for the same messages, a
-  spoofing source among them, and Google's SMTP TLS reports (see :mod:`.dmarc`).
+  spoofing source among them, and Google's SMTP TLS reports (see :mod:`.dmarc`);
+- ``mail/feedback.mbox``: bounces, complaint reports and auto-replies that arrive by mail
+  (see :mod:`.feedback`; those events are not in the send logs).
 
 The same ``(seed, end, events, days)`` gives byte-identical files. Generation is columnar:
 about a million events a second on two cores.
@@ -26,7 +28,7 @@ import numpy as np
 import polars as pl
 import yaml
 
-from workbench.synth import dmarc, sends, writers
+from workbench.synth import dmarc, feedback, sends, writers
 from workbench.synth.world import World, make_calendar, make_contacts, window
 from workbench.synth.zone import write_dns
 
@@ -91,7 +93,9 @@ def generate(
     t0 = time.perf_counter()
     contacts, calendar, msgs, evs, start = simulate(events, seed=seed, end=end, days=days, world=world)
     t1 = time.perf_counter()
-    by_format = writers.write_sources(out / "sendlogs", world, evs, msgs.select("msgno", "remote_ip"), progress)
+    logged, mailed = feedback.split(world, msgs, evs, seed)
+    by_format = writers.write_sources(out / "sendlogs", world, logged, msgs.select("msgno", "remote_ip"), progress)
+    by_format["feedback-mail"] = feedback.write_mbox(out / "mail" / "feedback.mbox", mailed, calendar)
     write_contacts(out / "audience" / "contacts.csv", contacts)
     write_infrastructure(out / "infrastructure.yaml", world, calendar, start, days)
     write_dns(out, world, seed, (start + timedelta(days=days - 1)).date())
