@@ -65,7 +65,7 @@ def world_store(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     path = tmp_path_factory.mktemp("worldstore") / "world.duckdb"
     settings = Settings.load(root=ROOT, db_path=path, lock_timeout=60.0)
     s = Store(settings)
-    summary = load_paths(s, [small_world / "infrastructure.yaml", small_world / "sendlogs"])
+    summary = load_paths(s, [small_world / "infrastructure.yaml", small_world / "sendlogs", small_world / "mail"])
     assert summary.rows_quarantined == 0, summary.as_dict()
     return s
 

@@ -1,18 +1,20 @@
 """``workbench demo``: the main job on embedded defaults, step by step.
 
 1. synthesise the world into ``data/raw`` (once per size and day; ``--fresh`` redoes it),
-2. load it into the store (a no-op for files already loaded),
+2. load it into the store (a no-op for files already loaded): send logs, then the bounce and
+   complaint mail (linked to their sends; suppressions follow),
 3. load the DMARC and TLS reports of the big receivers and enrich them (public suffix
    list only: no DNS in the demo),
-4. print what is in the store and the headline numbers,
+4. print what is in the store and the headline numbers (and what the feedback mail said),
 5. audit the sending domains' authentication offline (the world's zone, ``data/dns``),
-6. render the reports (deliverability overview, reputation, DMARC, authentication audit)
-   into ``reports/<date>/`` and print where to open them.
+6. render the reports (deliverability overview, reputation, DMARC, bounces and complaints,
+   authentication audit) into ``reports/<date>/`` and print where to open them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,6 +27,7 @@ from workbench.dmarc import default_window, enrich, policy_readiness
 from workbench.store import Store
 from workbench.store.loading import load_paths
 from workbench.synth import generate
+from workbench.synth.feedback import DEMO_TRACE_KEY
 
 SEED = 42
 
@@ -44,6 +47,7 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
     if not marker.exists() or json.loads(marker.read_text()) != wanted:
         shutil.rmtree(raw / "sendlogs", ignore_errors=True)
         shutil.rmtree(raw / "dmarc", ignore_errors=True)
+        shutil.rmtree(raw / "mail", ignore_errors=True)
         console.print(f"[bold]1/6[/] synthesising {events:,} events into {raw} …")
         result = generate(raw, events=events, seed=SEED, end=end)
         marker.write_text(json.dumps(wanted))
@@ -53,7 +57,9 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
         console.print(f"[bold]1/6[/] {raw} already holds this world (use --fresh to regenerate)")
     console.print(f"[bold]2/6[/] loading into {settings.db_path} …")
     store = Store(settings)
-    summary = load_paths(store, [raw / "infrastructure.yaml", raw / "sendlogs"])
+    # the world signs its trace headers with the demo key: let the loader check them
+    os.environ.setdefault("WORKBENCH_TRACE_KEY", DEMO_TRACE_KEY.decode())
+    summary = load_paths(store, [raw / "infrastructure.yaml", raw / "sendlogs", raw / "mail"])
     console.print(f"    {summary.rows_loaded:,} rows loaded, "
                   f"{sum(f.status == 'skipped' for f in summary.files)} files already loaded, "
                   f"{summary.rows_quarantined:,} quarantined")
@@ -70,6 +76,13 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
         """
     )
     console.print(headline)
+    reasons = store.query("SELECT reason, count(*) AS n FROM bounces GROUP BY 1 ORDER BY n DESC, reason")
+    kinds = dict(store.query("SELECT feedback_type, count(*) FROM complaints GROUP BY 1").iter_rows())
+    suppressed = store.scalar("SELECT count(*) FROM active_suppressions")
+    console.print(f"    feedback mail: {reasons['n'].sum():,} bounces ("
+                  + ", ".join(f"{r} {n}" for r, n in reasons.iter_rows()) + f"), {kinds.get('abuse', 0):,} complaints, "
+                  f"{kinds.get('opt-out', 0):,} unsubscribes; {suppressed:,} addresses suppressed "
+                  "(`workbench suppression list`)", highlight=False)
     console.print("[bold]5/6[/] authentication audit of the sending domains (offline, data/dns)")
     from workbench.auth.demo import run_audit_step
 

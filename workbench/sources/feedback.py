@@ -3,9 +3,10 @@
 Each message is decoded by :func:`workbench.feedback.parse_message` (pure). Bounces go to
 ``bounces`` and complaints to ``complaints`` (full detail, keyed by the message's SHA-256
 and the recipient, so the same message under any name loads once), and both land in
-``events`` (``bounced`` / ``deferred`` / ``complained`` / ``unsubscribed``). After the file's
-rows are in, ``link_feedback.sql`` ties them to the message we sent (Message-ID, trace
-header, campaign and recipient, or the recipient's latest earlier send).
+``events`` (``bounced`` / ``deferred`` / ``complained`` / ``unsubscribed``). Once the batch
+is loaded, :func:`workbench.store.loading.load_paths` runs ``link_feedback.sql``, which ties
+them to the message we sent (Message-ID, trace header, campaign and recipient, or the
+recipient's latest earlier send).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from workbench.feedback.trace import parse_trace
 from workbench.sources.mailbox import is_mbox, iter_messages, looks_like_mail
 from workbench.sources.reader import Reject
 from workbench.sources.sendlogs.base import ParseOptions
-from workbench.store import load_sql
 
 __all__ = ["DESCRIPTION", "NAME", "frames", "load", "sniff"]
 
@@ -106,7 +106,8 @@ def frames(report: Report, sha: str, source: str, received: datetime | None) -> 
         complaints.append({
             **common, "complaint_key": _key(sha, c.recipient, n), "arrival_date": c.arrival_date,
             "feedback_type": c.feedback_type, "format": c.format, "provider": c.provider, "user_agent": c.user_agent,
-            "recipient": c.recipient, "recipient_redacted": c.recipient_redacted, "recipient_domain": _domain(c.recipient),
+            "recipient": None if c.recipient_redacted else c.recipient, "recipient_redacted": c.recipient_redacted,
+            "recipient_domain": _domain(c.recipient),
             "source_ip": c.source_ip, "reported_domain": c.reported_domain, "reporting_mta": c.reporting_mta,
             "original_mail_from": c.original_mail_from, "auth_results": c.auth_results, "arf_version": c.version,
             "rule": c.rule, "sending_ip": c.source_ip, "list_name": o.stream,
@@ -189,8 +190,6 @@ def load(path: Path, sink: Any, options: ParseOptions, rules: RuleSet | None = N
     if len(events):
         parsed = Parsed.of(events)
         sink.add_events(parsed.events)
-    if bounces or complaints:
-        sink.after_commit_sql(load_sql("link_feedback"))
 
 
 def _received_at(data: bytes) -> datetime | None:

@@ -2,7 +2,10 @@
 -- (campaign, contact, sending IP and domain) to them and to their events.
 -- Matching, best first: the Message-ID and recipient; the campaign (trace header, Feedback-ID)
 -- and recipient or contact; the recipient's latest send before the report.
--- Rows stay linked = false when nothing matches (`workbench feedback relink` tries again).
+-- Runs after every load (workbench.store.loading.load_paths): rows that matched nothing stay
+-- linked = false and are tried again, so mail loaded before its send logs links later.
+-- The sending IP is the send's, or its first delivery attempt's (MTAs that log injection
+-- without the IP).
 UPDATE bounces AS b
 SET message_id = coalesce(b.message_id, s.message_id),
     campaign_id = coalesce(b.campaign_id, s.campaign_id),
@@ -13,12 +16,19 @@ SET message_id = coalesce(b.message_id, s.message_id),
 FROM (
     WITH pending AS (
         SELECT bounce_key, message_id, campaign_id, contact_id, recipient, received_at
-        FROM bounces WHERE linked IS NULL
+        FROM bounces WHERE NOT coalesce(linked, false)
     ), sent AS (
-        SELECT ts, message_id, campaign_id, contact_id, recipient, sending_ip, sending_domain
-        FROM events
-        WHERE event_type = 'injected'
-          AND (message_id IN (SELECT message_id FROM pending) OR recipient IN (SELECT recipient FROM pending))
+        SELECT i.ts, i.message_id, i.campaign_id, i.contact_id, i.recipient,
+               coalesce(i.sending_ip, a.sending_ip) AS sending_ip, i.sending_domain
+        FROM events i
+        LEFT JOIN (
+            SELECT message_id, recipient, arg_min(sending_ip, ts) AS sending_ip FROM events
+            WHERE event_type IN ('delivered', 'deferred', 'bounced') AND sending_ip IS NOT NULL
+              AND (message_id IN (SELECT message_id FROM pending) OR recipient IN (SELECT recipient FROM pending))
+            GROUP BY ALL
+        ) a USING (message_id, recipient)
+        WHERE i.event_type = 'injected'
+          AND (i.message_id IN (SELECT message_id FROM pending) OR i.recipient IN (SELECT recipient FROM pending))
     ), by_id AS (
         SELECT p.bounce_key, any_value(s.message_id) AS message_id, any_value(s.campaign_id) AS campaign_id,
                any_value(s.contact_id) AS contact_id, any_value(s.sending_ip) AS sending_ip,
@@ -53,13 +63,21 @@ SET message_id = coalesce(c.message_id, s.message_id),
 FROM (
     WITH pending AS (
         SELECT complaint_key, message_id, campaign_id, contact_id, recipient, coalesce(arrival_date, received_at) AS at
-        FROM complaints WHERE linked IS NULL
+        FROM complaints WHERE NOT coalesce(linked, false)
     ), sent AS (
-        SELECT ts, message_id, campaign_id, contact_id, recipient, sending_ip, sending_domain
-        FROM events
-        WHERE event_type = 'injected'
-          AND (message_id IN (SELECT message_id FROM pending) OR recipient IN (SELECT recipient FROM pending)
-               OR contact_id IN (SELECT contact_id FROM pending))
+        SELECT i.ts, i.message_id, i.campaign_id, i.contact_id, i.recipient,
+               coalesce(i.sending_ip, a.sending_ip) AS sending_ip, i.sending_domain
+        FROM events i
+        LEFT JOIN (
+            SELECT message_id, recipient, arg_min(sending_ip, ts) AS sending_ip FROM events
+            WHERE event_type IN ('delivered', 'deferred', 'bounced') AND sending_ip IS NOT NULL
+              AND (message_id IN (SELECT message_id FROM pending) OR recipient IN (SELECT recipient FROM pending)
+                   OR contact_id IN (SELECT contact_id FROM pending))
+            GROUP BY ALL
+        ) a USING (message_id, recipient)
+        WHERE i.event_type = 'injected'
+          AND (i.message_id IN (SELECT message_id FROM pending) OR i.recipient IN (SELECT recipient FROM pending)
+               OR i.contact_id IN (SELECT contact_id FROM pending))
     ), by_id AS (
         SELECT p.complaint_key, any_value(s.message_id), any_value(s.campaign_id), any_value(s.contact_id),
                any_value(s.recipient), any_value(s.sending_ip), any_value(s.sending_domain), 'message_id'
@@ -98,11 +116,11 @@ SET message_id = coalesce(e.message_id, f.message_id),
 FROM (
     SELECT md5_number(bounce_key) AS source_key, received_at AS ts, message_id, campaign_id, contact_id,
            recipient, recipient_domain, sending_ip, sending_domain
-    FROM bounces WHERE linked IS NULL AND link_method IS NOT NULL
+    FROM bounces WHERE NOT coalesce(linked, false) AND link_method IS NOT NULL
     UNION ALL
     SELECT md5_number(complaint_key), coalesce(received_at, arrival_date), message_id, campaign_id, contact_id,
            recipient, lower(regexp_extract(recipient, '@(.+)$', 1)), sending_ip, sending_domain
-    FROM complaints WHERE linked IS NULL AND link_method IS NOT NULL
+    FROM complaints WHERE NOT coalesce(linked, false) AND link_method IS NOT NULL
 ) AS f
 LEFT JOIN ips AS ip ON ip.ip = f.sending_ip
 WHERE e.source_key = f.source_key AND e.ts = f.ts;
@@ -111,7 +129,7 @@ UPDATE events AS e
 SET mailbox_provider = pd.provider
 FROM provider_domains AS pd
 WHERE e.mailbox_provider = 'other' AND e.recipient_domain = pd.domain AND e.source = 'feedback-mail'
-  AND e.recipient_domain IN (SELECT recipient_domain FROM complaints WHERE linked IS NULL);
+  AND e.recipient_domain IN (SELECT recipient_domain FROM complaints WHERE NOT coalesce(linked, false));
 
-UPDATE bounces SET linked = link_method IS NOT NULL WHERE linked IS NULL;
-UPDATE complaints SET linked = link_method IS NOT NULL WHERE linked IS NULL;
+UPDATE bounces SET linked = link_method IS NOT NULL WHERE NOT coalesce(linked, false);
+UPDATE complaints SET linked = link_method IS NOT NULL WHERE NOT coalesce(linked, false);

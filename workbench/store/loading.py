@@ -296,8 +296,10 @@ def load_paths(
 
     ``progress(path, bytes_done, bytes_total)`` is called as bytes are read. Bad files and
     bad records are quarantined; the batch always completes. Afterwards, events that do not
-    name their sending IP take their message's (``attribute_events.sql``) and undecided clicks
-    are judged human or scanner (``flag_scanner_clicks.sql``).
+    name their sending IP take their message's (``attribute_events.sql``), undecided clicks
+    are judged human or scanner (``flag_scanner_clicks.sql``), bounces and complaints from
+    mail are tied to their sends (``link_feedback.sql``) and suppressions are brought up to
+    date (``suppression_sync.sql``).
 
     Raises
     ------
@@ -329,6 +331,8 @@ def load_paths(
         store.release()
     if any(f.status == "loaded" and f.rows_loaded for f in summary.files):
         with store.writer() as con:
+            # bounces and complaints from mail find the send they answer (also those loaded earlier)
+            con.execute(load_sql("link_feedback"))
             con.execute(load_sql("attribute_events"))
             con.execute(load_sql("flag_scanner_clicks"), {"seconds": SCANNER_CLICK_SECONDS})
             # complaints, hard bounces, unsubscribes and soft-bounce runs suppress their addresses

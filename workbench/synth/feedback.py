@@ -147,6 +147,8 @@ def render(r: dict[str, object], subject: str, key: bytes) -> str:
                   f"{rcpt_field}Arrival-Date: {_date(ts)}\nSource-IP: {r['sending_ip']}\nReported-Domain: {domain}\n")
         head = f"From: {sender}\nTo: fbl@{domain}\nSubject: FW: {subject}\nDate: {_date(ts)}\nMessage-ID: <arf.{n}@fbl.example>\n"
         text = f"This is an email abuse report for an email message received from IP {r['sending_ip']} on {_date(ts)}."
+        if provider == "yahoo":  # the CFL redacts the recipient from the returned message too
+            original = original.replace(f"To: <{rcpt}>", f"To: <redacted@{rcpt.split('@')[1]}>")
         return _multipart(head, [("text/plain", text), ("message/feedback-report", report),
                                  ("message/rfc822", original + "\nHello\n")], f"arf{n}", "feedback-report")
     if kind == "unsubscribed":
