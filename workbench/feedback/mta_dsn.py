@@ -45,6 +45,7 @@ def postfix(mail: Mail, rules: RuleSet) -> Decoded | None:
     dsn = DsnFields()
     started = False
     another = {"recipient": "", "alias": "", "diagnosis": ""}
+    said: dict[str, dict[str, str]] = {}  # each recipient's paragraph in the text part
     commands: list[str] = []
     unavailable = False
     for line in report.split("\n"):
@@ -62,11 +63,11 @@ def postfix(mail: Mail, rules: RuleSet) -> Decoded | None:
             continue
         match = _EXPANDED.match(line) or None
         if match:
-            another.update(recipient=match[1], alias=match[2], diagnosis=match[3])
+            another = said.setdefault(match[1].lower(), {"recipient": match[1], "alias": match[2], "diagnosis": match[3]})
             continue
         match = _ADDR_LINE.match(line)
         if match:
-            another.update(recipient=match[1], diagnosis=match[2])
+            another = said.setdefault(match[1].lower(), {"recipient": match[1], "alias": "", "diagnosis": match[2]})
             continue
         if "--- Delivery report unavailable ---" in line:
             unavailable = True
@@ -83,8 +84,10 @@ def postfix(mail: Mail, rules: RuleSet) -> Decoded | None:
             records = [Delivery(recipient=address)] if address else []
     if not records:
         return None
-    alt = sweep(another["diagnosis"])
+    last = sweep(another["diagnosis"])
     for record in records:
+        mine = said.get(record.recipient.lower())
+        alt = sweep(mine["diagnosis"]) if mine else last
         if record.spec.upper() == "X-POSTFIX":
             record.spec = "SMTP"
         if alt:
