@@ -62,7 +62,8 @@ def _fbl_table() -> list[dict[str, object]]:
 
 
 def provider_of(user_agent: str, sender: str, reporting_mta: str) -> str | None:
-    """The provider that sent a report, from ``fbl.yaml``."""
+    """The provider that sent a report: a name from ``fbl.yaml``, else the registrable
+    domain of the reporting MTA or of the report's sender (``example.co.jp``)."""
     probes = {"user_agent": user_agent.lower(), "from": sender.lower(), "reporting_mta": reporting_mta.lower()}
     for entry in _fbl_table():
         for key, probe in probes.items():
@@ -70,7 +71,20 @@ def provider_of(user_agent: str, sender: str, reporting_mta: str) -> str | None:
             assert isinstance(patterns, list)
             if probe and any(str(p) in probe for p in patterns):
                 return str(entry["provider"])
-    return None
+    address = clean_address(sender)
+    return _registrable(reporting_mta.lower()) or _registrable(address.rsplit("@", 1)[1] if "@" in address else "")
+
+
+_SECOND_LEVEL = {"ac", "co", "com", "ed", "edu", "go", "gov", "ne", "net", "or", "org"}
+
+
+def _registrable(host: str) -> str | None:
+    """``mail.example.co.jp`` -> ``example.co.jp`` (a short rule, not the public suffix list)."""
+    labels = [label for label in host.strip().strip(".").split(".") if label]
+    if len(labels) < 2 or not all(re.fullmatch(r"[a-z0-9-]+", label) for label in labels):
+        return None
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
 
 
 def _redacted(address: str | None) -> bool:
@@ -128,6 +142,23 @@ def _complaint(fmt: str, fields: dict[str, list[str]], recipient: str | None, ma
     )
 
 
+_IP_IN_RECEIVED = re.compile(r"[\[(]((?:\d{1,3}\.){3}\d{1,3}|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})[\])]", re.IGNORECASE)
+
+
+def _sender_ip(headers: dict[str, list[str]]) -> str | None:
+    """The IP that handed the reported message to the provider, when the report does not say
+    (``Source-IP`` missing): ``X-Originating-IP``, else the topmost ``Received`` header."""
+    for value in headers.get("x-originating-ip", []):
+        found = _IP_IN_RECEIVED.search(value) or re.search(r"((?:\d{1,3}\.){3}\d{1,3})", value)
+        if found:
+            return found[1]
+    for value in headers.get("received", [])[:1]:
+        for found in _IP_IN_RECEIVED.finditer(value):
+            if not found[1].startswith("127.") and found[1] != "::1":
+                return found[1]
+    return None
+
+
 def decode(mail: Mail, *, trace_key: bytes | None = None) -> Report | None:
     """The complaint report of ``mail``, or ``None`` when it is no complaint."""
     fmt = is_complaint(mail)
@@ -148,6 +179,8 @@ def decode(mail: Mail, *, trace_key: bytes | None = None) -> Report | None:
         if not recipients:
             fallback = clean_address(" ".join(headers.get("x-hmxmroriginalrecipient", []) or headers.get("to", [])))
             recipients = [fallback] if fallback else []
+        if not fields.get("source-ip") and (ip := _sender_ip(headers)):
+            fields["source-ip"] = [ip]
         rule = "arf:Original-Rcpt-To" if fields.get("original-rcpt-to") else "arf:feedback-report"
         for recipient in recipients or [""]:
             complaints.append(_complaint("arf", fields, recipient or None, mail, rule))
@@ -156,6 +189,8 @@ def decode(mail: Mail, *, trace_key: bytes | None = None) -> Report | None:
             clean_address(" ".join(headers.get("to", [])))
         ip = re.search(r"(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f:]{6,})\s*$", mail.subject.strip(), re.IGNORECASE)
         fields = {"source-ip": [ip[1]]} if ip else {}
+        if not ip and (found := _sender_ip(headers)):
+            fields["source-ip"] = [found]
         arrival = headers.get("x-hmxmroriginalrecipient") and mail.first("date")
         if arrival:
             fields["arrival-date"] = [mail.first("date")]

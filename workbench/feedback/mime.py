@@ -32,7 +32,8 @@ MAX_ORIGINAL_BODY = 16 * 1024
 MAX_DEPTH = 8
 BOUNDARY_TYPES = (
     "message/delivery-status", "message/global-delivery-status", "message/feedback-report",
-    "text/rfc822-headers", "text/global-headers", "message/rfc822", "message/global", "message/partial",
+    "text/rfc822-headers", "text/rfc822-header", "text/global-headers", "message/rfc822", "message/global",
+    "message/partial",
 )
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 _BLANKS = re.compile(r"[ \t]+\n")
