@@ -71,7 +71,7 @@ def prefer_status(field_value: str, in_text: str, reply: str = "") -> str:
         return field_value
     if field_value in ("4.4.7", "4.7.0") or field_value.startswith("5.3."):
         return in_text
-    if field_value[1:4] in (".5.1", ".5.2", ".5.4", ".5.5"):
+    if field_value[1:] in (".5.1", ".5.2", ".5.4", ".5.5"):
         return in_text
     if field_value == "5.1.1":
         return field_value if (".0" in in_text or in_text.startswith("5.5.")) else in_text
