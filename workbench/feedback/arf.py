@@ -27,7 +27,9 @@ FEEDBACK_TYPES = ("abuse", "fraud", "virus", "other", "not-spam", "auth-failure"
 ARF_ORIGINALS = ("Content-Type: message/rfc822", "Content-Type: text/rfc822-headers",
                  "Content-Type: text/rfc822-header", "Content-Type: message/global",
                  "Content-Type: text/global-headers")
-_HASHED = re.compile(r"^(?:[0-9a-f]{16,}|(?=.*\d)(?=.*[A-Z])(?=.*[a-z])[A-Za-z0-9+/]{20,}={0,2})$")
+#: a hashed local part: 16+ hex digits, or 24+ base64 characters with at least 3 digits
+#: (addresses reach this check lower-cased)
+_HASHED = re.compile(r"^(?:[0-9a-f]{16,}|(?=(?:[^\d]*\d){3})[a-z0-9+/]{24,}={0,2})$", re.IGNORECASE)
 _REDACTED_LOCAL = {"redacted", "hashed", "anonymous", "undisclosed", "xxxxx", "xxxxxxxx", "removed"}
 _JMRP_SUBJECT = "complaint about message from "
 

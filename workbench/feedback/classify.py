@@ -68,8 +68,9 @@ def classify_record(d: Delivery, rules: RuleSet, agent: str) -> Bounce:
         reason, rule = decide(d, rules, destination)
     hard = False if reason in ("delivered", "feedback", "vacation") else is_hard(reason, d.status, d.diagnostic, rules)
     _reply_agrees(d)
-    action = d.action or ("delivered" if reason == "delivered" else "delayed" if reason == "expired" else
-                          "failed" if d.status[:1] in ("4", "5") else "")
+    # no Action field: a bounce is a failure (an expired message too: the MTA gave up on it)
+    action = d.action or ("delivered" if reason == "delivered" else
+                          "failed" if d.status[:1] in ("4", "5") or reason == "expired" else "")
     if reason == "delivered":
         action = "delivered"
     return Bounce(
