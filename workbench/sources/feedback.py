@@ -28,7 +28,7 @@ from workbench.sources.mailbox import is_mbox, iter_messages, looks_like_mail
 from workbench.sources.reader import Reject
 from workbench.sources.sendlogs.base import ParseOptions
 
-__all__ = ["DESCRIPTION", "NAME", "frames", "load", "sniff"]
+__all__ = ["DESCRIPTION", "NAME", "bounce_class", "frames", "load", "sniff"]
 
 NAME = "feedback-mail"
 DESCRIPTION = "Bounce (DSN), complaint (ARF, JMRP) and auto-reply mail: .eml, mbox, Maildir messages"
@@ -66,7 +66,9 @@ def _key(*parts: object) -> str:
     return hashlib.md5("|".join("" if p is None else str(p) for p in parts).encode()).hexdigest()
 
 
-def _bounce_class(reason: str, hard: bool, action: str | None) -> str:
+def bounce_class(reason: str, hard: bool) -> str:
+    """The events' ``bounce_class`` of a reason: hard, block (refused for the sender: policy,
+    reputation, content), undetermined, or soft."""
     if hard:
         return "hard"
     if reason in BLOCK_REASONS:
@@ -96,7 +98,7 @@ def frames(report: Report, sha: str, source: str, received: datetime | None) -> 
         bounces.append({
             **common, "bounce_key": _key(sha, b.recipient, n), "recipient": b.recipient,
             "recipient_domain": _domain(b.recipient), "reason": b.reason, "hard": b.hard,
-            "bounce_class": _bounce_class(b.reason, b.hard, b.action), "rule": b.rule, "action": b.action,
+            "bounce_class": bounce_class(b.reason, b.hard), "rule": b.rule, "action": b.action,
             "status": b.status, "reply_code": b.reply_code, "diagnostic": b.diagnostic, "smtp_command": b.command,
             "remote_mta": b.remote_mta, "reporting_mta": b.reporting_mta, "agent": b.agent, "alias": b.alias,
             "sender": o.sender, "sending_ip": None,

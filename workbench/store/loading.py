@@ -298,8 +298,9 @@ def load_paths(
     bad records are quarantined; the batch always completes. Afterwards, events that do not
     name their sending IP take their message's (``attribute_events.sql``), undecided clicks
     are judged human or scanner (``flag_scanner_clicks.sql``), bounces and complaints from
-    mail are tied to their sends (``link_feedback.sql``) and suppressions are brought up to
-    date (``suppression_sync.sql``).
+    mail are tied to their sends (``link_feedback.sql``), send-log failures get the bounce
+    classifier's reasons (:mod:`workbench.sources.bounce_texts`) and suppressions are
+    brought up to date (``suppression_sync.sql``).
 
     Raises
     ------
@@ -335,6 +336,10 @@ def load_paths(
             con.execute(load_sql("link_feedback"))
             con.execute(load_sql("attribute_events"))
             con.execute(load_sql("flag_scanner_clicks"), {"seconds": SCANNER_CLICK_SECONDS})
+            # send-log failure texts classified by the bounce rule tables (workbench.feedback)
+            from workbench.sources.bounce_texts import refine
+
+            refine(con)
             # complaints, hard bounces, unsubscribes and soft-bounce runs suppress their addresses
             con.execute(load_sql("suppression_sync"))
     store.release(force=True)

@@ -98,3 +98,20 @@ CREATE TABLE suppressions (
 
 CREATE VIEW active_suppressions AS
 SELECT * FROM suppressions WHERE lifted_at IS NULL;
+
+-- Bounce and deferral texts of the send logs, classified once by the rule tables of
+-- workbench.feedback (the same classifier as bounce mail): events.bounce_reason /
+-- bounce_class of send-log failures are refined from here after every load.
+-- text_key = md5(diagnostic | enhanced_status | smtp_code | recipient_domain).
+CREATE TABLE bounce_texts (
+    text_key VARCHAR PRIMARY KEY,
+    diagnostic VARCHAR,
+    enhanced_status VARCHAR,
+    smtp_code SMALLINT,
+    recipient_domain VARCHAR,
+    reason VARCHAR NOT NULL,
+    hard BOOLEAN NOT NULL,
+    bounce_class VARCHAR NOT NULL,
+    rule VARCHAR NOT NULL,
+    classified_at TIMESTAMP NOT NULL
+);
