@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -75,6 +76,18 @@ def test_a_loaded_complaint_stops_the_next_send_to_that_contact(store: Store, tm
     # the contact is suppressed too, under another address
     by_contact = is_suppressed(store, ["new-address@example.com"], list="newsletter", contact_ids=["C1"])
     assert by_contact["suppressed"].to_list() == [True]
+
+
+def test_repeated_events_suppress_an_address_once(store: Store, tmp_path: Path) -> None:
+    same = {"campaign_id": "promo-1", "message_id": "m1@x"}
+    load_events(store, tmp_path, [
+        event(1, "2026-11-03T10:00:00Z", "complained", "a@example.com", **same),
+        event(2, "2026-11-03T10:05:00Z", "complained", "a@example.com", **same),  # the same complaint, another feed
+        event(3, "2026-11-04T10:00:00Z", "unsubscribed", "a@example.com", campaign_id="news-1"),  # covered by global
+    ])
+    rows = list_suppressions(store)
+    assert rows.select("address", "reason", "scope").rows() == [("a@example.com", "complaint", "global")]
+    assert str(rows["created_at"][0]) == "2026-11-03 10:00:00"
 
 
 def test_hard_bounce_suppresses_the_address_globally(store: Store, tmp_path: Path) -> None:
@@ -168,10 +181,14 @@ def test_lifting_needs_who_and_why_and_sticks(store: Store, tmp_path: Path) -> N
     (row,) = list_suppressions(store, include_lifted=True).iter_rows(named=True)
     assert (row["lifted_by"], row["lift_reason"]) == ("ana", "the customer fixed the mailbox")
     assert list_suppressions(store).is_empty()
-    # a new hard bounce suppresses again
-    load_events(store, tmp_path, [event(2, "2026-11-20T10:00:00Z", "bounced", "gone@example.com",
+    # a bounce from before the lift (a late log) does not undo it; a new one suppresses again
+    load_events(store, tmp_path, [event(2, "2026-11-02T10:00:00Z", "bounced", "gone@example.com",
                                         enhanced_status="5.1.1", smtp_code=550, diagnostic="550 5.1.1 user unknown")],
-                "again.jsonl")
+                "late.jsonl")
+    assert flags(store, ["gone@example.com"]) == [False]
+    later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    load_events(store, tmp_path, [event(3, later, "bounced", "gone@example.com", enhanced_status="5.1.1", smtp_code=550,
+                                        diagnostic="550 5.1.1 user unknown")], "again.jsonl")
     assert flags(store, ["gone@example.com"]) == [True]
     assert lift(store, "nobody@example.com", by="ana", reason="x") == 0
 

@@ -1,5 +1,6 @@
--- Suppress the addresses that events say must not be mailed again (idempotent: each event
--- suppresses once, and a lifted suppression stays lifted):
+-- Suppress the addresses that events say must not be mailed again (idempotent: an address
+-- is suppressed once per scope while active, by its earliest event; a lifted suppression
+-- stays lifted until an event newer than the lift):
 --   complained (any source: ARF / JMRP mail, PowerMTA / KumoMTA FBL records, SendGrid, SES)
 --     -> global, reason complaint;
 --   bounced with bounce_class 'hard' -> global, reason hard-bounce;
@@ -64,16 +65,28 @@ WITH policy AS (
     WHERE c.n >= p.soft_count
     QUALIFY row_number() OVER (PARTITION BY c.recipient, c.run ORDER BY c.ts) = 1
 ), found AS (
-    SELECT * FROM direct UNION ALL SELECT * FROM soft
+    SELECT lower(address) AS address, contact_id, scope, reason, detail, source_key, event_at FROM direct
+    UNION ALL
+    SELECT lower(address), contact_id, scope, reason, detail, source_key, event_at FROM soft
+), fresh AS (
+    -- an address already suppressed for the scope (or globally) is not suppressed twice, and
+    -- an event from before a lift does not undo the lift
+    SELECT f.* FROM found f
+    WHERE (f.address IS NOT NULL OR f.contact_id IS NOT NULL)
+      AND NOT EXISTS (
+          SELECT 1 FROM suppressions s
+          WHERE (s.address = f.address OR (f.address IS NULL AND s.contact_id = f.contact_id))
+            AND ((s.lifted_at IS NULL AND (s.scope = 'global' OR s.scope = f.scope))
+                 OR (s.lifted_at IS NOT NULL AND s.scope = f.scope AND f.event_at <= s.lifted_at)))
+      AND NOT EXISTS (  -- a list's suppression after a global one of the same batch adds nothing
+          SELECT 1 FROM found g
+          WHERE f.scope <> 'global' AND g.scope = 'global' AND g.event_at <= f.event_at
+            AND (g.address = f.address OR (f.address IS NULL AND g.contact_id = f.contact_id)))
+    QUALIFY row_number() OVER (PARTITION BY coalesce(f.address, f.contact_id), f.scope
+                               ORDER BY f.event_at, f.reason, f.source_key) = 1
 )
-SELECT DISTINCT ON (suppression_id) *
-FROM (
-    SELECT md5(concat_ws('|', coalesce(lower(address), ''), coalesce(contact_id, ''), scope, reason, source_key))
-               AS suppression_id,
-           lower(address) AS address, contact_id, scope, reason, detail, 'events' AS source, source_key, event_at,
-           event_at AS created_at, 'workbench sync' AS created_by
-    FROM found
-    WHERE address IS NOT NULL OR contact_id IS NOT NULL
-)
-ORDER BY suppression_id
+SELECT md5(concat_ws('|', coalesce(address, ''), coalesce(contact_id, ''), scope, reason, source_key)) AS suppression_id,
+       address, contact_id, scope, reason, detail, 'events' AS source, source_key, event_at,
+       event_at AS created_at, 'workbench sync' AS created_by
+FROM fresh
 ON CONFLICT DO NOTHING;
