@@ -34,7 +34,10 @@ def test_every_packaged_query_runs_on_an_empty_store(store: Store) -> None:
     params = {"source": "test", "source_file": "f", "lo": None, "hi": None, "seconds": 10,
               "domains": None, "min_severity": "info", "since": None,  # auth_*.sql
               "start": date(2026, 1, 1), "end": date(2026, 12, 31), "domain": None, "limit": 5,  # dmarc_*.sql
-              "scan_from": date(2025, 12, 30), "scan_to": date(2027, 1, 7)}  # kpi_counts.sql
+              "scan_from": date(2025, 12, 30), "scan_to": date(2027, 1, 7),  # kpi_counts.sql
+              # feedback analytics and suppression queries
+              "by": "provider", "period": "week", "deferred": True, "address": "a@example.com",
+              "addresses": ["a@example.com"], "contacts": [""], "list": None}
     with store.writer() as con:
         con.register("batch", empty_events())
         for name in names:
