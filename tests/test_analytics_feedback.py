@@ -115,7 +115,7 @@ def test_window_defaults_to_the_last_day_with_events(hand_store: Store) -> None:
 
 
 def test_window_of_an_empty_store_ends_yesterday(store: Store) -> None:
-    start, stop = fb.window(store, 1)
+    _, stop = fb.window(store, 1)
     assert stop.date() == datetime.now().date()
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-
 from conftest import FIXTURES
 from imap_server import Dovecot, available
+
 from workbench.cli import cli
 
 BOUNCES = FIXTURES / "bounces"

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-
 from conftest import FIXTURES
+
 from workbench.feedback import parse_message
 from workbench.feedback.arf import _registrable, feedback_fields, provider_of
 from workbench.feedback.arf_report import parse_feedback_report

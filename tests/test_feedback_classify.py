@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 import pytest
-
 from conftest import FIXTURES
+
 from workbench.feedback import parse_message
 from workbench.feedback.classify import classify_record
 from workbench.feedback.decide import decide, is_hard, provider_for

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import require_corpus
+
 from workbench.feedback import parse_message
 from workbench.feedback.arf_report import parse_feedback_report
 from workbench.sources.mailbox import iter_messages

@@ -58,21 +58,7 @@ def test_split_body_cuts_at_the_first_original_marker_on_its_own_line() -> None:
 
 def test_fields_group_per_recipient_and_share_per_message_values() -> None:
     reader = DsnFields()
-    lines = """Reporting-MTA: dns; mx.example.com
-Arrival-Date: Tue, 3 Nov 2026 10:15:01 +0000
-
-Final-Recipient: rfc822; one@example.org
-Original-Recipient: rfc822; alias@example.org
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 no such
-    user here
-
-Final-Recipient: rfc822; two@example.org
-Action: delayed
-Status: 4.2.2
-Remote-MTA: dns; mx2.example.org
-""".split("\n")
+    lines = ["Reporting-MTA: dns; mx.example.com", "Arrival-Date: Tue, 3 Nov 2026 10:15:01 +0000", "", "Final-Recipient: rfc822; one@example.org", "Original-Recipient: rfc822; alias@example.org", "Action: failed", "Status: 5.1.1", "Diagnostic-Code: smtp; 550 5.1.1 no such", "    user here", "", "Final-Recipient: rfc822; two@example.org", "Action: delayed", "Status: 4.2.2", "Remote-MTA: dns; mx2.example.org", ""]
     consumed = [reader.feed(line) for line in lines]
     assert consumed.count(False) == 3  # the blank lines
     one, two = reader.finish()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from conftest import FIXTURES
+
 from workbench.feedback.mime import MAX_ORIGINAL_BODY, parse_headers, read_mail
 
 BOUNCES = FIXTURES / "bounces"

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import papermill as pm
-import pytest
-
 from conftest import ROOT
+
 from workbench.store import Store
 
 NOTEBOOK = ROOT / "notebooks" / "04_bounces_complaints.ipynb"

@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
+
 from workbench.sources.feedback import frames, sniff
 from workbench.store import Store
 from workbench.store.loading import load_paths

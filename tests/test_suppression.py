@@ -10,8 +10,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from conftest import FIXTURES
+
 from workbench.audience import suppression
 from workbench.audience.suppression import (
     add,

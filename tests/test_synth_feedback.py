@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from conftest import WORLD_END
+
 from workbench.feedback import parse_message
 from workbench.feedback.trace import parse_trace
 from workbench.sources.mailbox import iter_messages
@@ -31,7 +31,7 @@ def reports(small_world: Path) -> list:  # type: ignore[type-arg]
 
 
 def test_split_moves_events_without_losing_any(truth: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]) -> None:
-    msgs, logged, mailed = truth
+    _, logged, mailed = truth
     _, _, _, evs, _ = simulate(60_000, seed=7, end=WORLD_END)
     moved = mailed.filter(pl.col("event_type").is_in(["complained", "unsubscribed"]))
     assert len(logged) + len(moved) == len(evs)

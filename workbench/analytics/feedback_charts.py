@@ -57,8 +57,9 @@ def complaint_chart(frame: pl.DataFrame, top: int = 8, title: str = "Complaint r
         ))
     fig.add_hline(y=COMPLAINT_TARGET, line_dash="dot", line_color="orange", annotation_text="0.1 % target")
     fig.add_hline(y=COMPLAINT_LIMIT, line_dash="dash", line_color="red", annotation_text="0.3 % limit")
-    top_rate = max(data["rate"].max() or 0.0, COMPLAINT_LIMIT)  # type: ignore[type-var]
-    fig.update_layout(title=title, yaxis={"tickformat": ".2%", "range": [0, float(top_rate) * 1.15]},
+    highest = data["rate"].max()
+    top_rate = max(float(highest) if isinstance(highest, int | float) else 0.0, COMPLAINT_LIMIT)
+    fig.update_layout(title=title, yaxis={"tickformat": ".2%", "range": [0, top_rate * 1.15]},
                       xaxis_title="period", yaxis_title="complaints / delivered")
     return fig
 

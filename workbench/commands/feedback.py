@@ -228,4 +228,4 @@ def fetch(host: str, user: str, password_env: str, folder: str, port: int | None
 
 
 #: registered by workbench.cli
-COMMANDS = [classify, suppression, mailbox]
+COMMANDS: list[click.Command] = [classify, suppression, mailbox]

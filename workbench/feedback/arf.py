@@ -189,10 +189,9 @@ def decode(mail: Mail, *, trace_key: bytes | None = None) -> Report | None:
     elif fmt == "jmrp":
         address = clean_address(" ".join(headers.get("x-hmxmroriginalrecipient", []))) or \
             clean_address(" ".join(headers.get("to", [])))
-        ip = re.search(r"(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f:]{6,})\s*$", mail.subject.strip(), re.IGNORECASE)
-        fields = {"source-ip": [ip[1]]} if ip else {}
-        if not ip and (found := _sender_ip(headers)):
-            fields["source-ip"] = [found]
+        in_subject = re.search(r"(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f:]{6,})\s*$", mail.subject.strip(), re.IGNORECASE)
+        ip = in_subject[1] if in_subject else _sender_ip(headers)
+        fields = {"source-ip": [ip]} if ip else {}
         arrival = headers.get("x-hmxmroriginalrecipient") and mail.first("date")
         if arrival:
             fields["arrival-date"] = [mail.first("date")]

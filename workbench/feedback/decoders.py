@@ -63,10 +63,7 @@ def _subject_key(subject: str) -> str:
     title = re.sub(r"[\[\]_]", " ", subject.lower())
     title = re.sub(r"\s+", " ", title).strip()
     words = title.split(" ", 2)
-    if ":" in words[0]:
-        first = title[: title.index(":")]
-    else:
-        first = "-".join(words[:2])
+    first = title[: title.index(":")] if ":" in words[0] else "-".join(words[:2])
     return re.sub(r"[:,*\"]", "", first)
 
 
@@ -98,7 +95,6 @@ def autoreply(mail: Mail, rules: RuleSet) -> Decoded | None:
         or mail.first("x-autoreply").lower() in ("yes", "true")
         or mail.first("x-autorespond") != ""
         or mail.first("precedence").lower() == "auto_reply"
-        or bool(mail.first("x-auto-response-suppress")) and subject.startswith(_AUTO_SUBJECTS)
         or subject.startswith(_AUTO_SUBJECTS)
     )
     if not signals:

@@ -226,7 +226,7 @@ def rfc3464(body: str) -> tuple[list[Delivery], str]:
     head, sep, status_part = report.partition("Content-Type: message/delivery-status")
     if not sep:
         return [], original
-    records, others = scan_fields(status_part)
+    records, _ = scan_fields(status_part)
     if not records:
         return [], original
     leading = [ln for ln in head.split("\n") if ln.strip() and not ln.startswith(_SKIP_LEADING)

@@ -228,7 +228,7 @@ def v5sendmail(mail: Mail, rules: RuleSet) -> Decoded | None:
             another[len(records)] = another.get(len(records), "") + " " + line
     if not any(r.recipient for r in records):
         records = []
-        for index, text in sorted(another.items()):
+        for _, text in sorted(another.items()):
             found = re.search(r"<([^<>\s]+@[^<>\s]+)>", text)
             if found:
                 records.append(Delivery(recipient=clean_address(found[1]), diagnostic=text))

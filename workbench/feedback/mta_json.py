@@ -34,7 +34,8 @@ MAX_JSON = 4 << 20
 def _document(body: str) -> dict[str, object] | None:
     body = body.replace("!\n ", "")  # SNS e-mail wraps long lines with "!" + newline + space
     start = body.find("{")
-    if start < 0 or '"notificationType"' not in body[start: start + 200] and '"eventType"' not in body[start: start + 200]:
+    head = body[start: start + 200]
+    if start < 0 or ('"notificationType"' not in head and '"eventType"' not in head):
         return None
     end = body.rfind("}")
     try:

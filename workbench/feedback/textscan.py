@@ -38,7 +38,7 @@ from workbench.feedback.model import Delivery
 from workbench.feedback.rules import RuleSet
 from workbench.feedback.smtp import find_command, find_status
 
-__all__ = ["Spec", "decoder", "detect", "load_specs", "scan"]
+__all__ = ["Spec", "decoder", "detect", "load_specs", "scan", "spec_of"]
 
 Decoded = tuple[list[Delivery], str]
 
@@ -231,7 +231,8 @@ def _finish(spec: Spec, record: Delivery) -> None:
             record.reason, record.rule = reason, f"mta:{spec.name} code {match.group(1)}"
 
 
-def _spec(name: str, raw: Mapping[str, Any]) -> Spec:
+def spec_of(name: str, raw: Mapping[str, Any]) -> Spec:
+    """A decoder spec from its YAML mapping (see the module docstring)."""
     groups = raw.get("detect") or []
     if isinstance(groups, Mapping):
         groups = [groups]
@@ -272,7 +273,7 @@ def load_specs() -> dict[str, Spec]:
     """The text decoders shipped in ``mtas.yaml``."""
     text = resources.files("workbench").joinpath("data", "bounces", "mtas.yaml").read_text(encoding="utf-8")
     doc = yaml.safe_load(text) or {}
-    return {name: _spec(name, raw or {}) for name, raw in (doc.get("decoders") or {}).items()}
+    return {name: spec_of(name, raw or {}) for name, raw in (doc.get("decoders") or {}).items()}
 
 
 def mta_reason(name: str, record: Delivery, rules: RuleSet) -> None:

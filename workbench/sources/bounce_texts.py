@@ -46,7 +46,8 @@ def classify_texts(pending: pl.DataFrame, rules: RuleSet | None = None) -> pl.Da
         b = classify_record(d, rules, "sendlog")
         out.append({**row, "reason": b.reason, "hard": b.hard, "bounce_class": bounce_class(b.reason, b.hard),
                     "rule": b.rule})
-    schema = {**dict(pending.schema), "reason": pl.Utf8, "hard": pl.Boolean, "bounce_class": pl.Utf8, "rule": pl.Utf8}
+    schema: dict[str, pl.DataType] = {**dict(pending.schema), "reason": pl.Utf8(), "hard": pl.Boolean(),
+                                      "bounce_class": pl.Utf8(), "rule": pl.Utf8()}
     return pl.DataFrame(out, schema=schema).drop("mailbox_provider", strict=False)
 
 

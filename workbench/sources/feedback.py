@@ -122,7 +122,8 @@ def _events(bounces: list[dict[str, Any]], complaints: list[dict[str, Any]]) -> 
     for b in bounces:
         if b["received_at"] is None:
             continue
-        kind = "deferred" if b["action"] == "delayed" or (b["status"] or "").startswith("4") and not b["hard"] else "bounced"
+        warning = b["action"] == "delayed" or ((b["status"] or "").startswith("4") and not b["hard"])
+        kind = "deferred" if warning else "bounced"
         rows.append({
             "ts": b["received_at"], "event_type": kind, "message_id": b["message_id"], "campaign_id": b["campaign_id"],
             "contact_id": b["contact_id"], "recipient": b["recipient"], "sender": b["sender"],
@@ -144,8 +145,8 @@ def _events(bounces: list[dict[str, Any]], complaints: list[dict[str, Any]]) -> 
 
 
 def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    schema = {"received_at": pl.Datetime("us"), "sent_at": pl.Datetime("us"), "arrival_date": pl.Datetime("us"),
-              "reply_code": pl.Int16, "hard": pl.Boolean, "trace_valid": pl.Boolean, "recipient_redacted": pl.Boolean}
+    schema: dict[str, pl.DataType] = {"received_at": pl.Datetime("us"), "sent_at": pl.Datetime("us"), "arrival_date": pl.Datetime("us"),
+              "reply_code": pl.Int16(), "hard": pl.Boolean(), "trace_valid": pl.Boolean(), "recipient_redacted": pl.Boolean()}
     frame = pl.DataFrame(rows, infer_schema_length=None)
     return frame.with_columns([pl.col(c).cast(t) for c, t in schema.items() if c in frame.columns])
 
