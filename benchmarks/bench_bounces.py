@@ -82,13 +82,13 @@ def corpus_messages() -> list[bytes]:
     return [item.data for f in corpus_files() for item in iter_messages(f) if item.data]
 
 
-def pool(corpus: list[bytes]) -> list[bytes]:
+def pool(corpus: list[bytes], world_events: int = 300_000) -> list[bytes]:
     """Messages to cycle into the synthetic Maildir."""
     from workbench.synth import generate
 
     out = Path(tempfile.mkdtemp(prefix="bench-world-"))
     try:
-        generate(out, events=300_000, seed=11, end=date(2026, 11, 26))
+        generate(out, events=world_events, seed=11, end=date(2026, 11, 26))
         world = [item.data for item in iter_messages(out / "mail" / "feedback.mbox")]
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -140,6 +140,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000, help="size of the synthetic Maildir")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the corpus in memory")
     parser.add_argument("--keep", type=Path, help="build the Maildir here and keep it")
+    parser.add_argument("--world-events", type=int, default=300_000,
+                        help="size of the synthetic world whose feedback mail joins the pool")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
     version = sisimai_version()
@@ -157,7 +159,7 @@ def main() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-maildir-"))
     try:
         t0 = time.perf_counter()
-        write_maildir(folder, pool(corpus), args.messages)
+        write_maildir(folder, pool(corpus, args.world_events), args.messages)
         print(f"  wrote a {args.messages:,}-message Maildir in {time.perf_counter() - t0:.1f} s ({folder})")
         results.append(line(f"maildir {args.messages:,}", "workbench", ours_files([folder])))
         if version:

@@ -130,7 +130,7 @@ def _exim(mail: Mail, rules: RuleSet) -> Decoded | None:
             record.diagnostic = " ".join(others)
         record.diagnostic = sweep(record.diagnostic)
         if "SMTP error from remote " in record.diagnostic or "LMTP error after " in record.diagnostic:
-            record.command = find_command(record.diagnostic)
+            record.command = find_command(record.diagnostic) or ("DATA" if "after end of data" in record.diagnostic else "")
         if record.command in ("EHLO", "HELO"):
             record.reason, record.rule = "blocked", "mta:exim refused at HELO"
         elif record.command == "MAIL":
