@@ -211,3 +211,48 @@ def test_an_oversized_message_in_an_mbox_is_quarantined(store: Store, tmp_path: 
     rows = store.query("SELECT position, reason, error FROM quarantine").rows()
     assert rows == [(f"{box}#2", f"message larger than {MAX_MESSAGE} bytes; skipped", "UnsafeInput")]
     assert store.scalar("SELECT count(*) FROM complaints") == 1  # the first message still loads
+
+
+# --- edges -------------------------------------------------------------------------------------------
+
+def test_without_a_trace_key_signatures_are_not_checked(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WORKBENCH_TRACE_KEY", raising=False)
+    load_paths(store, copy_fixtures(tmp_path / "mail", ["office365-userunknown.eml"]))
+    assert store.query("SELECT trace, trace_valid FROM bounces").row(0) == (
+        "v=1; c=news-20261109; r=C0000077; l=newsletter", None)
+
+
+def test_a_message_without_a_date_takes_the_load_time(store: Store, tmp_path: Path) -> None:
+    raw = (BOUNCES / "qmail-userunknown.eml").read_text().replace("Date: 8 Nov 2026 10:00:00 -0000\n", "")
+    path = tmp_path / "nodate.eml"
+    path.write_text(raw)
+    load_paths(store, [path])
+    received = store.scalar("SELECT received_at FROM bounces")
+    assert received is not None and received.year >= 2026
+    assert store.scalar("SELECT count(*) FROM events WHERE event_type = 'bounced'") == 1
+
+
+def test_complaint_and_opt_out_events(store: Store, tmp_path: Path) -> None:
+    load_paths(store, copy_fixtures(tmp_path / "mail", ["amazonses-sns-complaint.eml", "apple-unsubscribe.eml",
+                                                         "arf-abuse.eml"]))
+    rows = store.query("SELECT event_type, recipient, sending_ip, user_agent FROM events ORDER BY recipient").rows()
+    assert rows == [
+        ("complained", "angry@example.com", None, "Yahoo!-Mail-Feedback/2.0"),
+        ("complained", "annoyed@example.net", "198.51.100.21", "ExampleFBL/1.0"),
+        ("unsubscribed", "reader@icloud.com", None, None),
+    ]
+    formats = dict(store.query("SELECT recipient, format FROM complaints").iter_rows())
+    assert formats == {"angry@example.com": "amazonses", "annoyed@example.net": "arf", "reader@icloud.com": "apple-unsubscribe"}
+
+
+def test_a_deferral_warning_is_a_deferred_event(store: Store, tmp_path: Path) -> None:
+    load_paths(store, copy_fixtures(tmp_path / "mail", ["yahoo-deferred.eml"]))
+    row = store.query("SELECT event_type, bounce_class, bounce_reason, smtp_code FROM events").row(0)
+    assert row == ("deferred", "block", "badreputation", 421)
+    assert store.scalar("SELECT count(*) FROM suppressions") == 0
+
+
+def test_feedback_events_get_the_provider_of_the_recipient(store: Store, tmp_path: Path) -> None:
+    load_paths(store, copy_fixtures(tmp_path / "mail", ["gmail-blocked.eml", "jmrp-outlook.eml"]))
+    providers = dict(store.query("SELECT recipient, mailbox_provider FROM events").iter_rows())
+    assert providers == {"reader@gmail.com": "gmail", "reader@outlook.com": "microsoft"}

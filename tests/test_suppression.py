@@ -254,3 +254,24 @@ def test_the_module_documents_its_rules() -> None:
     doc = suppression.__doc__ or ""
     for word in ("complaint", "hard bounce", "soft", "unsubscribe", "lift"):
         assert word in doc
+
+
+def test_a_complaint_naming_only_the_contact_suppresses_its_address(store: Store, tmp_path: Path) -> None:
+    sends = [event(1, "2026-11-01T10:00:00Z", "injected", "old@example.com", campaign_id="news-1", contact_id="C5"),
+             event(2, "2026-11-08T10:00:00Z", "injected", "new@example.com", campaign_id="news-2", contact_id="C5")]
+    complaint = {"ts": "2026-11-09T10:00:00Z", "event_type": "complained", "contact_id": "C5", "campaign_id": "news-2",
+                 "event_id": "c1"}
+    load_events(store, tmp_path, [*sends, complaint])
+    (row,) = list_suppressions(store).iter_rows(named=True)
+    assert (row["address"], row["contact_id"], row["reason"]) == ("new@example.com", "C5", "complaint")
+    # the contact is suppressed under any of its addresses
+    result = is_suppressed(store, ["old@example.com", "other@example.com"], contact_ids=["C5", None])
+    assert result["suppressed"].to_list() == [True, False]
+
+
+def test_sync_after_a_policy_change_applies_to_old_events(store: Store, tmp_path: Path) -> None:
+    load_events(store, tmp_path, [soft(1, 1), soft(2, 2)])
+    assert flags(store, ["full@example.com"]) == [False]
+    set_policy(store, soft_count=2)
+    assert sync(store) == 1
+    assert flags(store, ["full@example.com"]) == [True]
