@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -212,3 +213,33 @@ def test_empty_frames_give_an_empty_chart_that_says_so(store: Store) -> None:
 def test_suppressed_chart(hand_store: Store) -> None:
     fig = charts.suppressed_chart(fb.suppressed_per_day(hand_store, days=30))
     assert {t.name for t in fig.data} == {"complaint", "hard-bounce"}
+
+
+@pytest.mark.parametrize("by", fb.DIMENSIONS)
+@pytest.mark.parametrize("period", ["day", "month"])
+def test_every_dimension_and_period_on_the_world(world_store: Store, by: str, period: str) -> None:
+    reasons = fb.bounce_reasons(world_store, by=by, period=period, days=90)
+    rates = fb.complaint_rates(world_store, by=by, period=period, days=90)
+    assert not reasons.is_empty() and not rates.is_empty()
+    assert reasons["bounces"].min() >= 1  # type: ignore[operator]
+    if period == "month":
+        assert all(p.day == 1 for p in reasons["period"].to_list())
+    assert set(rates["band"]) <= {"ok", "warning", "over", "no data"}
+    assert (rates["low"] <= rates["high"]).all()
+
+
+def test_top_diagnostics_on_the_world_mask_ips_and_keep_codes(world_store: Store) -> None:
+    top = fb.top_diagnostics(world_store, days=90, limit=10)
+    patterns = top["pattern"].to_list()
+    assert len(patterns) == len(set(patterns)) == 10
+    assert not any(re.search(r"\d+\.\d+\.\d+\.\d+", p) for p in patterns)
+    assert any(re.search(r"\b[45]\.\d\.\d+\b", p) for p in patterns)
+    assert (top["total"] == top["bounced"] + top["deferred"]).all()
+    assert top["total"].to_list() == sorted(top["total"].to_list(), reverse=True)
+
+
+def test_linking_of_the_world(world_store: Store) -> None:
+    links = fb.linking(world_store, days=120)  # the whole world (its mail trails past its 90 days)
+    assert set(links["kind"]) == {"bounce", "complaint"}
+    assert links["n"].sum() == world_store.scalar("SELECT count(*) FROM bounces") + world_store.scalar(
+        "SELECT count(*) FROM complaints")
