@@ -190,3 +190,38 @@ def test_mailbox_fetch_without_password_or_with_a_wrong_one(dovecot: Dovecot, tm
     assert missing.exit_code == 1 and "$NO_SUCH_VARIABLE_FOR_TEST" in missing.stderr
     wrong = invoke(*base, env={"NO_SUCH_VARIABLE_FOR_TEST": "wrong"})
     assert wrong.exit_code == 1 and "login or select failed" in wrong.stderr
+
+
+def test_classify_a_maildir_and_a_folder_with_other_files(tmp_path: Path) -> None:
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    shutil.copy(BOUNCES / "gmail-blocked.eml", maildir / "new" / "1.a.host")
+    shutil.copy(BOUNCES / "exim-expired.eml", maildir / "cur" / "2.b.host:2,S")
+    rows = jsonl(invoke("classify", str(maildir), "--jsonl"))
+    assert [(r["reason"], r["hard"]) for r in rows] == [("spamdetected", False), ("expired", False)]
+    assert {r["file"] for r in rows} == {str(maildir)}  # the path as given
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("not mail at all")
+    shutil.copy(BOUNCES / "qmail-userunknown.eml", other)
+    rows = jsonl(invoke("classify", str(other), "--jsonl"))
+    assert sorted((Path(str(r["file"])).name, r["reason"]) for r in rows) == [
+        ("notes.txt", None), ("qmail-userunknown.eml", "userunknown")]
+
+
+def test_suppression_list_filters(tmp_path: Path) -> None:
+    db = str(tmp_path / "wb.duckdb")
+    for address, scope in (("a@example.com", "global"), ("b@example.com", "newsletter"), ("c@example.com", "newsletter")):
+        assert invoke("suppression", "add", address, "--by", "ana", "--scope", scope, "--db", db).exit_code == 0
+    scoped = json.loads(invoke("suppression", "list", "--scope", "newsletter", "--db", db, "--json").stdout)
+    assert sorted(r["address"] for r in scoped) == ["b@example.com", "c@example.com"]
+    limited = json.loads(invoke("suppression", "list", "--limit", "1", "--db", db, "--json").stdout)
+    assert len(limited) == 1
+    manual = json.loads(invoke("suppression", "list", "--reason", "manual", "--db", db, "--json").stdout)
+    assert len(manual) == 3
+    none = json.loads(invoke("suppression", "list", "--reason", "complaint", "--db", db, "--json").stdout)
+    assert none == []
+    lifted = invoke("suppression", "remove", "b@example.com", "--by", "bo", "--reason", "asked", "--scope", "global",
+                    "--db", db)
+    assert lifted.exit_code == 1 and "no active suppression in scope global" in lifted.stderr

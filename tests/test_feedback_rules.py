@@ -163,3 +163,37 @@ def test_missing_rules_file(tmp_path: Path) -> None:
 
 def test_default_rules_are_loaded_once() -> None:
     assert default_rules() is default_rules()
+
+
+def test_mta_texts_are_case_sensitive_unless_told(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(
+        "mtas:\n  mymta:\n    reasons:\n      mailboxfull: {phrases: ['Quota Exceeded']}\n"
+        "  lowmta:\n    case_sensitive: false\n    reasons:\n      suspend: {phrases: ['Account Locked']}\n")
+    rules = RuleSet.load([tmp_path / "m.yaml"])
+    assert rules.mtas["mymta"].find("550 Quota Exceeded") == ("mailboxfull", '"Quota Exceeded"')
+    assert rules.mtas["mymta"].find("550 quota exceeded") is None
+    assert rules.mtas["lowmta"].find("550 ACCOUNT LOCKED") == ("suspend", '"account locked"')
+
+
+def test_user_mta_texts_extend_the_packaged_ones(tmp_path: Path) -> None:
+    (tmp_path / "e.yaml").write_text("mtas:\n  exim:\n    reasons:\n      mailboxfull: {phrases: ['Postfach voll']}\n")
+    rules = RuleSet.load([tmp_path / "e.yaml"])
+    exim = rules.mtas["exim"]
+    assert exim.find("Postfach voll") == ("mailboxfull", '"Postfach voll"')
+    assert exim.find("mailbox is full") == ("mailboxfull", '"mailbox is full"')
+    assert exim.find("Unrouteable address") == ("hostunknown", '"Unrouteable address"')
+
+
+def test_a_reason_of_the_users_own_is_kept_with_its_description(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "reasons:\n  greylisted:\n    description: temporarily refused, try again\n    phrases: ['greylisted']\n")
+    rules = RuleSet.load([tmp_path / "r.yaml"])
+    assert rules.descriptions["greylisted"] == "temporarily refused, try again"
+    assert rules.match("greylisted", "451 4.7.1 you are greylisted") == '"greylisted"'
+    assert "greylisted" not in rules.hard
+
+
+def test_an_empty_rules_file_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "empty.yaml").write_text("")
+    rules = RuleSet.load([tmp_path / "empty.yaml"])
+    assert set(rules.reasons) == set(default_rules().reasons)

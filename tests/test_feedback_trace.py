@@ -86,3 +86,21 @@ def test_verp_round_trip_signed_and_not() -> None:
                                      "bounce+a=b=c=d@x.example", "not an address", ""])
 def test_other_addresses_are_not_verp(address: str) -> None:
     assert parse_verp(address) is None
+
+
+@pytest.mark.parametrize("campaign", ["news-20261120", "promo_7", "a", "X" * 60])
+@pytest.mark.parametrize("contact", ["C0000001", "42", "contact.with.dots"])
+def test_round_trips(campaign: str, contact: str) -> None:
+    for key in (None, KEY):
+        trace = parse_trace(trace_header(campaign, contact, "alerts", key=key), key=key)
+        assert trace is not None and (trace.campaign_id, trace.contact_id, trace.list_name) == (campaign, contact, "alerts")
+        assert trace.valid is (True if key else None)
+        verp = parse_verp(verp_address(campaign, contact, "example.com", key=key), key=key)
+        assert verp is not None and (verp.campaign_id, verp.contact_id) == (campaign, contact)
+
+
+def test_signatures_differ_per_message() -> None:
+    a = trace_header("news-1", "C1", key=KEY)
+    b = trace_header("news-1", "C2", key=KEY)
+    assert a.rsplit("s=", 1)[1] != b.rsplit("s=", 1)[1]
+    assert len(a.rsplit("s=", 1)[1]) == 16
