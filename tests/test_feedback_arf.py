@@ -212,3 +212,32 @@ def test_origin_of_nothing_is_empty() -> None:
 )
 def test_message_id_of(value: str, expected: str | None) -> None:
     assert message_id_of(value) == expected
+
+
+def test_not_spam_and_fraud_and_virus_feedback_types() -> None:
+    for kind in ("not-spam", "fraud", "virus", "other"):
+        raw = arf(f"Feedback-Type: {kind}\nUser-Agent: X/1\nVersion: 1\nOriginal-Rcpt-To: r@example.net\n")
+        (c,) = parse_message(raw).complaints
+        assert c.feedback_type == kind
+
+
+def test_missing_feedback_type_is_abuse_and_case_is_normalised() -> None:
+    (c,) = parse_message(arf("User-Agent: X/1\nVersion: 1\nOriginal-Rcpt-To: r@example.net\n")).complaints
+    assert c.feedback_type == "abuse"
+    (c,) = parse_message(arf("Feedback-Type: Abuse\nOriginal-Rcpt-To: r@example.net\n")).complaints
+    assert c.feedback_type == "abuse"
+
+
+def test_reporting_mta_and_reported_domain() -> None:
+    raw = arf("Feedback-Type: abuse\nReporting-MTA: dns; MX3.ISP.Example.NET\nReported-Domain: News.Brightmart.Example\n"
+              "Reported-Domain: other.example\nOriginal-Rcpt-To: r@example.net\n")
+    (c,) = parse_message(raw).complaints
+    assert (c.reporting_mta, c.reported_domain) == ("mx3.isp.example.net", "news.brightmart.example")
+
+
+def test_complaint_reports_are_never_bounces() -> None:
+    # an ARF report about a bounce-looking message is still a complaint
+    original = ("From: MAILER-DAEMON@news.brightmart.example\nSubject: Undelivered Mail Returned to Sender\n"
+                "Message-ID: <m5@news.brightmart.example>\n")
+    report = parse_message(arf("Feedback-Type: abuse\nOriginal-Rcpt-To: r@example.net\n", original))
+    assert report.kind == "complaint" and not report.bounces

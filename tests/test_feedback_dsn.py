@@ -173,3 +173,33 @@ Diagnostic-Code: smtp; 552 5.2.2 mailbox full
     a, b = rfc3464(body)[0]
     assert (a.diagnostic, a.reply_code) == ("550 5.1.1 unknown user", "550")
     assert (b.diagnostic, b.reply_code) == ("552 5.2.2 mailbox full", "552")
+
+
+def test_x_postfix_and_x_unix_diagnostic_types_are_kept() -> None:
+    reader = DsnFields()
+    for line in ["Final-Recipient: rfc822; a@example.org", "Diagnostic-Code: X-Postfix; mail forwarding loop",
+                 "Final-Recipient: rfc822; b@example.org", "Diagnostic-Code: X-Unix; 75"]:
+        reader.feed(line)
+    a, b = reader.finish()
+    assert (a.spec, a.diagnostic) == ("X-POSTFIX", "mail forwarding loop")
+    assert (b.spec, b.diagnostic) == ("X-UNIX", "75")
+
+
+def test_finish_records_fills_codes_and_command() -> None:
+    from workbench.feedback.dsn import finish_records
+    from workbench.feedback.model import Delivery
+
+    records = [Delivery(recipient="a@example.org", diagnostic="550  5.1.1   user\n unknown"),
+               Delivery(recipient="b@example.org", status="4.2.2", diagnostic="over quota")]
+    finish_records(records, context="(in reply to RCPT TO command)")
+    assert (records[0].diagnostic, records[0].status, records[0].reply_code, records[0].command) == (
+        "550 5.1.1 user unknown", "5.1.1", "550", "RCPT")
+    assert (records[1].status, records[1].reply_code, records[1].command) == ("4.2.2", "", "RCPT")
+
+
+def test_scan_fields_separates_text_from_fields() -> None:
+    from workbench.feedback.dsn import scan_fields
+
+    records, others = scan_fields("Some words first\nFinal-Recipient: rfc822; a@example.org\nStatus: 5.1.1\nmore words\n")
+    assert [r.recipient for r in records] == ["a@example.org"]
+    assert others == ["Some words first", "more words"]
