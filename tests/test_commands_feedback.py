@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import FIXTURES
-from imap_server import Dovecot, available
+from imapserver import Dovecot, dovecot_server
 
 from workbench.cli import cli
 
@@ -159,18 +159,17 @@ def test_help(command: tuple[str, ...]) -> None:
 
 @pytest.fixture(scope="module")
 def dovecot() -> Iterator[Dovecot]:
-    if not available():
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd; see scripts/system-deps.sh)")
-    with Dovecot.start() as server:
-        server.append("FBL", *((BOUNCES / n).read_bytes() for n in ("arf-abuse.eml", "jmrp-outlook.eml", "not-a-bounce.eml")))
+    with dovecot_server() as server:
+        for name in ("arf-abuse.eml", "jmrp-outlook.eml", "not-a-bounce.eml"):
+            server.append("FBL", (BOUNCES / name).read_bytes())
         yield server
 
 
 def test_mailbox_fetch_then_load(dovecot: Dovecot, tmp_path: Path) -> None:
     target = tmp_path / "Maildir"
     env = {"FBL_PASSWORD": dovecot.password}
-    args = ["mailbox", "fetch", "127.0.0.1", "--port", str(dovecot.port), "--user", dovecot.user, "--tls", "none",
-            "--folder", "FBL", "--to", str(target), "--password-env", "FBL_PASSWORD"]
+    args = ["mailbox", "fetch", "--host", dovecot.host, "--port", str(dovecot.port), "--user", dovecot.user,
+            "--security", "plain", "--folder", "FBL", "--to", str(target), "--password-env", "FBL_PASSWORD"]
     first = invoke(*args, "--json", env=env)
     assert first.exit_code == 0, first.stderr
     assert json.loads(first.stdout) == {"maildir": str(target), "fetched": 3}
@@ -183,13 +182,13 @@ def test_mailbox_fetch_then_load(dovecot: Dovecot, tmp_path: Path) -> None:
 
 
 def test_mailbox_fetch_without_password_or_with_a_wrong_one(dovecot: Dovecot, tmp_path: Path) -> None:
-    base = ["mailbox", "fetch", "127.0.0.1", "--port", str(dovecot.port), "--user", dovecot.user, "--tls", "none",
-            "--to", str(tmp_path / "M"), "--password-env", "NO_SUCH_VARIABLE_FOR_TEST"]
+    base = ["mailbox", "fetch", "--host", dovecot.host, "--port", str(dovecot.port), "--user", dovecot.user,
+            "--security", "plain", "--to", str(tmp_path / "M"), "--password-env", "NO_SUCH_VARIABLE_FOR_TEST"]
     env_without = {k: v for k, v in os.environ.items() if k != "NO_SUCH_VARIABLE_FOR_TEST"}
     missing = invoke(*base, env=env_without)
     assert missing.exit_code == 1 and "$NO_SUCH_VARIABLE_FOR_TEST" in missing.stderr
     wrong = invoke(*base, env={"NO_SUCH_VARIABLE_FOR_TEST": "wrong"})
-    assert wrong.exit_code == 1 and "login or select failed" in wrong.stderr
+    assert wrong.exit_code == 1 and "check host, port" in wrong.stderr
 
 
 def test_classify_a_maildir_and_a_folder_with_other_files(tmp_path: Path) -> None:

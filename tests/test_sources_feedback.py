@@ -200,16 +200,18 @@ def test_frames_skip_autoreplies_and_classify_blocks() -> None:
     assert (row["bounce_class"], row["hard"], row["reason"]) == ("block", False, "spamdetected")
 
 
-def test_an_oversized_message_in_an_mbox_is_quarantined(store: Store, tmp_path: Path) -> None:
-    from workbench.sources.mailbox import MAX_MESSAGE
+def test_an_oversized_message_in_an_mbox_is_quarantined(store: Store, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.sources import mailbox
 
+    monkeypatch.setattr(mailbox, "MAX_MESSAGE", 20_000)
     box = tmp_path / "big.mbox"
     body = EML[0].read_bytes()
-    huge = body.replace(b"\n\n", b"\n\n" + (b"x" * 1000 + b"\n") * (MAX_MESSAGE // 1000 + 10), 1)
+    huge = body.replace(b"\n\n", b"\n\n" + (b"x" * 1000 + b"\n") * 30, 1)
     box.write_bytes(b"From a@b Thu Nov  5 10:00:00 2026\n" + body + b"\nFrom a@b Thu Nov  5 10:00:00 2026\n" + huge + b"\n")
     load_paths(store, [box])
     rows = store.query("SELECT position, reason, error FROM quarantine").rows()
-    assert rows == [(f"{box}#2", f"message larger than {MAX_MESSAGE} bytes; skipped", "UnsafeInput")]
+    assert rows == [(f"{box}#2", "message larger than 20000 bytes; skipped", "UnsafeInput")]
     assert store.scalar("SELECT count(*) FROM complaints") == 1  # the first message still loads
 
 

@@ -253,8 +253,8 @@ def demo(ctx: click.Context, events: int, fresh: bool, db: Path | None) -> None:
 
 
 from workbench.commands import auth as _auth  # noqa: E402
-from workbench.commands.dmarc import dmarc as _dmarc  # noqa: E402 - commands import this module's helpers
 from workbench.commands import feedback as _feedback  # noqa: E402
+from workbench.commands.dmarc import dmarc as _dmarc  # noqa: E402 - commands import this module's helpers
 
 for _command in _auth.COMMANDS:  # workbench audit, workbench dns, workbench dkim
     cli.add_command(_command)

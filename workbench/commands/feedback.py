@@ -199,27 +199,29 @@ def mailbox() -> None:
 
 
 @mailbox.command("fetch")
-@click.argument("host")
-@click.option("--user", required=True)
+@click.option("--host", required=True, help="IMAP server.")
+@click.option("--port", type=int, default=None, help="Port (default 993 for ssl, 143 otherwise).")
+@click.option("--user", required=True, help="Login name.")
 @click.option("--password-env", default="WORKBENCH_IMAP_PASSWORD", show_default=True,
-              help="Environment variable holding the password.")
-@click.option("--folder", default="INBOX", show_default=True)
-@click.option("--port", type=int, default=None)
-@click.option("--tls", type=click.Choice(["ssl", "starttls", "none"]), default="ssl", show_default=True)
+              help="Environment variable holding the password (never pass it on the command line).")
+@click.option("--folder", default="INBOX", show_default=True, help="Folder to read.")
+@click.option("--security", type=click.Choice(["ssl", "starttls", "plain"]), default="ssl", show_default=True)
 @click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Maildir to write (created); fetching again only adds new messages.")
 @click.option("--limit", type=int, default=None, help="At most this many new messages.")
 @json_option
 @handle_errors
-def fetch(host: str, user: str, password_env: str, folder: str, port: int | None, tls: str, target: Path,
+def fetch(host: str, port: int | None, user: str, password_env: str, folder: str, security: str, target: Path,
           limit: int | None, as_json: bool) -> None:
-    """Copy the new messages of an IMAP folder into a Maildir (read-only on the server)."""
+    """Copy the new messages of an IMAP folder into a local Maildir (the server is not
+    changed: messages stay unread and in place); then `workbench load` the Maildir (bounces,
+    complaints and DMARC reports are told apart by their content)."""
     from workbench.sources.mailbox import ImapFolder, fetch_to_maildir
 
     password = os.environ.get(password_env)
     if password is None:
         raise ConfigError(f"set the IMAP password in ${password_env} (or name another variable with --password-env)")
-    with ImapFolder(host, port, user=user, password=password, folder=folder, tls=tls) as box:
+    with ImapFolder(host, user, password, port=port, folder=folder, security=security) as box:
         written = fetch_to_maildir(box, target, limit=limit)
     if as_json:
         _emit({"maildir": str(target), "fetched": written})

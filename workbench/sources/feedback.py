@@ -24,7 +24,8 @@ from workbench.feedback.model import Report
 from workbench.feedback.origin import _date
 from workbench.feedback.rules import RuleSet, default_rules
 from workbench.feedback.trace import parse_trace
-from workbench.sources.mailbox import is_mbox, iter_messages, looks_like_mail
+from workbench.sources import mailbox
+from workbench.sources.mailbox import is_mbox, iter_messages, looks_like_message
 from workbench.sources.reader import Reject
 from workbench.sources.sendlogs.base import ParseOptions
 
@@ -54,7 +55,7 @@ def sniff(head: bytes, path: Path) -> bool:
     """True for a message (or mbox) that is not a DMARC / TLS report (those belong to their
     own format): bounces, complaints and auto-replies are recognised by content, and any
     other message is reported as "neither" when loaded."""
-    if not (looks_like_mail(head) or is_mbox(head)):
+    if not (looks_like_message(head) or is_mbox(head)):
         return False
     lowered = head[:32768].lower()
     if any(marker in lowered for marker in _MARKERS):
@@ -161,13 +162,13 @@ def load(path: Path, sink: Any, options: ParseOptions, rules: RuleSet | None = N
     complaints: list[dict[str, Any]] = []
     rejects: list[Reject] = []
     skipped = 0
-    for item in iter_messages(path):
+    for item in iter_messages(path, max_bytes=mailbox.MAX_MESSAGE):  # read at call time: tests lower it
         if item.error:
-            rejects.append(Reject(item.source, item.error, "", "UnsafeInput"))
+            rejects.append(Reject(item.position, item.error, "", "UnsafeInput"))
             continue
         report = parse_message(item.data, rules)
         if report.error:
-            rejects.append(Reject(item.source, report.error, item.data[:200].decode("utf-8", "replace"), "ParseError"))
+            rejects.append(Reject(item.position, report.error, item.data[:200].decode("utf-8", "replace"), "ParseError"))
             continue
         if report.kind == "none":
             skipped += 1

@@ -5,10 +5,15 @@ Generic on purpose: nothing here knows about reports. A reader yields messages a
 one message with their payloads decoded (base64, quoted-printable, 7/8-bit, any charset
 left as bytes), bounded in number and size. Parsers take it from there.
 
-- ``.eml`` files (one message, an mbox ``From `` line tolerated), mbox files, Maildir folders;
-- an IMAP folder (:class:`ImapFolder`): fetch every message, then optionally move each
+- :func:`iter_messages`: every message under a path, whatever it is: ``.eml`` files (one
+  message, an mbox ``From `` line tolerated), mbox files (streamed, mboxrd ``>From``
+  unquoted), Maildir folders, folders of those, gzip / zstd compressed or not; a message
+  larger than ``max_bytes`` comes out with ``error`` set and no data;
+- an IMAP folder (:class:`ImapFolder`): fetch every message (or, with
+  :meth:`ImapFolder.messages`, those above a UID, in batches), then optionally move each
   processed one to an archive folder (``MOVE`` where the server has it, else copy, flag
-  ``\\Deleted`` and expunge).
+  ``\\Deleted`` and expunge); :func:`fetch_to_maildir` copies a folder's new messages to a
+  local Maildir, read-only on the server.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import binascii
 import email
 import email.policy
 import imaplib
+import json
 import mailbox as std_mailbox
 import quopri
 import re
@@ -28,6 +34,7 @@ from email.message import Message
 from pathlib import Path
 
 from workbench.errors import InputError, UnsafeInput
+from workbench.sources.reader import open_stream
 
 #: largest message read (bytes)
 MAX_MESSAGE = 64 << 20
@@ -40,11 +47,16 @@ _HEADER = re.compile(rb"^[A-Za-z0-9-]{1,76}:[ \t]?", re.MULTILINE)
 
 @dataclass(frozen=True)
 class MailItem:
-    """One message: its bytes and where it came from (``file``, ``file#3``, ``imap://…;UID=7``)."""
+    """One message: its bytes and where it came from (``file``, ``file#3``, ``imap://…;UID=7``).
+
+    ``uid`` is the message's stable key in its mailbox where it has one (Maildir unique name,
+    IMAP UID); ``error`` says why ``data`` is empty (the message was larger than the bound).
+    """
 
     position: str
     data: bytes
     uid: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,23 +161,107 @@ def iter_parts(msg: Message, *, max_parts: int = MAX_PARTS, max_bytes: int = MAX
         yield Part(count, part.get_content_type(), str(filename) if filename else None, data, part.get_content_charset())
 
 
-def iter_mbox(path: Path) -> Iterator[MailItem]:
-    """The messages of an mbox file, in order (positions ``file#1``, ``file#2``, …).
+_FROM_LINE = re.compile(rb"^From \S*.*$")
+_MBOXRD = re.compile(rb"^>(>*From )")
+
+
+def iter_mbox(path: Path, *, max_bytes: int = MAX_MESSAGE) -> Iterator[MailItem]:
+    """The messages of an mbox file, in order (positions ``file#1``, ``file#2``, …), streamed
+    (gzip / zstd read as they are), mboxrd ``>From `` quoting undone. A message starts at a
+    ``From `` line at the start of the file or after an empty line.
 
     Raises
     ------
     InputError
-        The file cannot be read as an mbox.
+        The file cannot be read.
+    UnsafeInput
+        A compressed file expands past its bound.
     """
+    number = 0
+    parts: list[bytes] = []
+    size = 0
+    too_big = False
+    previous_blank = True
+
+    def emit() -> MailItem:
+        body = b"".join(parts)
+        if body.endswith(b"\n\n"):
+            body = body[:-1]  # the separator line belongs to the mbox, not the message
+        if too_big:
+            return MailItem(f"{path}#{number}", b"", None, f"message larger than {max_bytes} bytes; skipped")
+        return MailItem(f"{path}#{number}", body)
+
     try:
-        box = std_mailbox.mbox(str(path), create=False)
-    except (OSError, std_mailbox.Error) as exc:
+        with open_stream(path) as stream:
+            for line in stream:
+                if line.startswith(b"From ") and previous_blank and _FROM_LINE.match(line.rstrip(b"\r\n")):
+                    if number:
+                        yield emit()
+                    number += 1
+                    parts, size, too_big = [], 0, False
+                    previous_blank = False
+                    continue
+                previous_blank = line in (b"\n", b"\r\n")
+                if not number:
+                    continue  # preamble before the first From line
+                if line.startswith(b">") and _MBOXRD.match(line):
+                    line = line[1:]
+                size += len(line)
+                if size > max_bytes:
+                    too_big, parts = True, []
+                elif not too_big:
+                    parts.append(line)
+    except OSError as exc:
         raise InputError(str(path), None, f"not a readable mbox ({exc})") from exc
-    try:
-        for n, key in enumerate(box.iterkeys(), start=1):
-            yield MailItem(f"{path}#{n}", box.get_bytes(key))
-    finally:
-        box.close()
+    if number:
+        yield emit()
+
+
+def iter_eml(path: Path, *, max_bytes: int = MAX_MESSAGE) -> Iterator[MailItem]:
+    """The single message in ``path`` (a leading mbox ``From `` line dropped; gzip / zstd
+    read as they are).
+
+    Raises
+    ------
+    UnsafeInput
+        A compressed file expands past its bound.
+    """
+    with open_stream(path) as stream:
+        data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        yield MailItem(str(path), b"", None, f"message larger than {max_bytes} bytes; skipped")
+        return
+    if data.startswith(b"From ") and b"\n" in data:
+        first, rest = data.split(b"\n", 1)
+        if _FROM_LINE.match(first.rstrip(b"\r")) and looks_like_message(rest):
+            data = rest
+    yield MailItem(str(path), data)
+
+
+def iter_messages(path: str | Path, *, max_bytes: int = MAX_MESSAGE) -> Iterator[MailItem]:
+    """Every message under ``path``: a Maildir, a folder (recursively, hidden files and
+    folders skipped, in name order), an mbox file or a single message file.
+
+    Raises
+    ------
+    InputError
+        ``path`` does not exist.
+    UnsafeInput
+        A compressed file expands past its bound.
+    """
+    path = Path(path)
+    if is_maildir(path):
+        yield from iter_maildir(path)
+    elif path.is_dir():
+        for child in sorted(path.rglob("*")):
+            if child.is_file() and not any(p.startswith(".") for p in child.relative_to(path).parts):
+                yield from iter_messages(child, max_bytes=max_bytes)
+    elif path.is_file():
+        with open_stream(path) as stream:
+            head = stream.read(4096)
+        yield from (iter_mbox(path, max_bytes=max_bytes) if is_mbox(head) else iter_eml(path, max_bytes=max_bytes))
+    else:
+        raise InputError(str(path), None, "no such file or folder")
 
 
 def iter_maildir(path: Path) -> Iterator[MailItem]:
@@ -211,6 +307,8 @@ class ImapFolder:
         self._password = password
         self._timeout = timeout
         self._imap: imaplib.IMAP4 | None = None
+        #: the folder's UIDVALIDITY (set by :meth:`open`): UIDs are only comparable under one
+        self.uidvalidity: str | None = None
 
     def __repr__(self) -> str:
         return f"ImapFolder({self.user}@{self.host}:{self.port}/{self.folder})"
@@ -239,6 +337,7 @@ class ImapFolder:
                 imap: imaplib.IMAP4 = imaplib.IMAP4_SSL(self.host, self.port, ssl_context=ssl.create_default_context(), timeout=self._timeout)
             else:
                 imap = imaplib.IMAP4(self.host, self.port, timeout=self._timeout)
+                self._imap = imap  # closed on failure below, STARTTLS included
                 if self.security == "starttls":
                     imap.starttls(ssl.create_default_context())
             self._imap = imap
@@ -249,6 +348,8 @@ class ImapFolder:
             status, detail = imap.select(_quote(self.folder))
             if status != "OK":
                 raise InputError(self.url, None, f"cannot select folder {self.folder!r}: {detail!r}")
+            _, values = imap.response("UIDVALIDITY")
+            self.uidvalidity = values[0].decode() if values and values[0] else "0"
         except (OSError, imaplib.IMAP4.error) as exc:
             self.close()
             raise InputError(self.url, None, f"IMAP: {exc}; check host, port, --security and credentials") from exc
@@ -299,6 +400,40 @@ class ImapFolder:
         for uid in self.uids():
             yield self.fetch(uid)
 
+    def messages(self, *, since_uid: int = 0, limit: int | None = None, batch: int = 100,
+                 max_bytes: int = MAX_MESSAGE) -> Iterator[MailItem]:
+        """The messages with a UID above ``since_uid`` (at most ``limit``), oldest first,
+        fetched ``batch`` at a time without marking them seen; a message larger than
+        ``max_bytes`` comes with ``error`` set.
+
+        Raises
+        ------
+        InputError
+            The server failed a command.
+        """
+        imap = self._conn()
+        uids = [u for u in map(int, self.uids()) if u > since_uid][:limit]
+        for start in range(0, len(uids), batch):
+            chunk = ",".join(map(str, uids[start:start + batch]))
+            try:
+                status, data = imap.uid("FETCH", chunk, "(BODY.PEEK[])")
+            except imaplib.IMAP4.error as exc:
+                raise InputError(self.url, f"UID {chunk}", f"FETCH failed: {exc}") from exc
+            if status != "OK":
+                raise InputError(self.url, f"UID {chunk}", f"FETCH failed ({status})")
+            for entry in data or []:
+                if not isinstance(entry, tuple) or len(entry) != 2:
+                    continue
+                found = re.search(rb"UID (\d+)", entry[0])
+                if not found:
+                    continue
+                uid = found[1].decode()
+                position = f"{self.url};UID={uid}"
+                if len(entry[1]) > max_bytes:
+                    yield MailItem(position, b"", uid, f"message larger than {max_bytes} bytes; skipped")
+                else:
+                    yield MailItem(position, bytes(entry[1]), uid)
+
     def archive(self, uid: str) -> None:
         """Move a processed message to the archive folder (no-op without one).
 
@@ -328,3 +463,37 @@ class ImapFolder:
 
 def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def fetch_to_maildir(box: ImapFolder, target: Path, *, limit: int | None = None) -> int:
+    """Copy the folder's messages not fetched yet into the Maildir ``target``; how many.
+
+    Files are named ``<uidvalidity>.<uid>.imap`` (in ``new/``), so fetching twice writes
+    each message once; ``.imap-state`` remembers the last UID per server folder (and
+    UIDVALIDITY, so a rebuilt folder is fetched again). The server is not changed.
+
+    Raises
+    ------
+    InputError
+        The server failed a command.
+    """
+    for sub in ("cur", "new", "tmp"):
+        (target / sub).mkdir(parents=True, exist_ok=True)
+    state_file = target / ".imap-state"
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    box._conn()
+    slot = f"{box.url};UIDVALIDITY={box.uidvalidity}"
+    last = int(state.get(slot, 0))
+    written = 0
+    for item in box.messages(since_uid=last, limit=limit):
+        uid = int(item.uid or 0)
+        name = f"{box.uidvalidity}.{uid}.imap"
+        if item.data and not (target / "new" / name).exists() and not (target / "cur" / f"{name}:2,").exists():
+            temp = target / "tmp" / name
+            temp.write_bytes(item.data)
+            temp.replace(target / "new" / name)
+            written += 1
+        last = max(last, uid)
+        state[slot] = last
+        state_file.write_text(json.dumps(state, indent=1))
+    return written
