@@ -51,7 +51,8 @@ def classify_rows(path: Path, shown: str, rules: Any) -> list[dict[str, Any]]:
 @click.option("--jsonl", is_flag=True, help="One JSON object per line (file, recipient, reason, hard, status, "
               "reply_code, diagnostic, feedback_type, rule).")
 @click.option("--rules", "rule_files", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="A YAML rules file (or folder) to add to the packaged rules; repeatable.")
+              help="A YAML rules file (or folder) to add to the packaged rules and those named in "
+                   "$WORKBENCH_BOUNCE_RULES; repeatable.")
 @handle_errors
 def classify(paths: tuple[Path, ...], jsonl: bool, rule_files: tuple[Path, ...]) -> None:
     """Classify bounce and complaint mail: .eml files, mbox files, Maildir or plain folders.
@@ -60,11 +61,12 @@ def classify(paths: tuple[Path, ...], jsonl: bool, rule_files: tuple[Path, ...])
     and the rule that decided; a file that is neither a bounce nor a complaint gets one row
     with reason null. Nothing is written to the store.
     """
-    from workbench.feedback.rules import RuleSet, default_rules
+    from workbench.feedback.rules import RULES_ENV, RuleSet, site_rules
     from workbench.sources.mailbox import is_maildir
     from workbench.sources.reader import iter_files
 
-    rules = RuleSet.load(rule_files) if rule_files else default_rules()
+    rules = RuleSet.load([*filter(None, os.environ.get(RULES_ENV, '').split(os.pathsep)), *rule_files]) \
+        if rule_files else site_rules()
     table = Table(*CLASSIFY_FIELDS[1:], title=None) if not jsonl else None
     for given in paths:
         files = [given] if given.is_file() or is_maildir(given) else list(iter_files([given]))

@@ -2,8 +2,9 @@
 
 The packaged tables live in ``workbench/data/bounces/`` (``reasons.yaml``, ``status.tsv``,
 ``providers.yaml``, ``mtas.yaml``). Users add rules in YAML files of the same shape, passed
-to :meth:`RuleSet.load` (``workbench classify --rules FILE``): their phrases are appended
-to the packaged ones, their providers and MTA texts added or extended.
+to :meth:`RuleSet.load` (``workbench classify --rules FILE``), or named in
+``$WORKBENCH_BOUNCE_RULES`` so that loading uses them too (:func:`site_rules`): their phrases
+are appended to the packaged ones, their providers and MTA texts added or extended.
 
 Examples
 --------
@@ -21,6 +22,7 @@ A user file that teaches a new German text and a provider's own code::
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ import yaml
 
 from workbench.errors import ConfigError
 
-__all__ = ["MtaText", "PhraseSet", "Provider", "ProviderRule", "RuleSet", "default_rules"]
+__all__ = ["RULES_ENV", "MtaText", "PhraseSet", "Provider", "ProviderRule", "RuleSet", "default_rules", "site_rules"]
 
 
 @dataclass(frozen=True)
@@ -263,3 +265,25 @@ class RuleSet:
 def default_rules() -> RuleSet:
     """The packaged rules (loaded once per process)."""
     return RuleSet.load()
+
+
+#: environment variable naming the user's rules files or folders (``os.pathsep``-separated)
+RULES_ENV = "WORKBENCH_BOUNCE_RULES"
+
+
+def site_rules() -> RuleSet:
+    """The rules loading and ``classify`` use: the packaged ones plus the files or folders
+    named in ``$WORKBENCH_BOUNCE_RULES`` (loaded once per value).
+
+    Raises
+    ------
+    ConfigError
+        A named file is missing or malformed.
+    """
+    return _site_rules(os.environ.get(RULES_ENV, ""))
+
+
+@lru_cache(maxsize=4)
+def _site_rules(value: str) -> RuleSet:
+    paths = [p for p in value.split(os.pathsep) if p.strip()]
+    return RuleSet.load(paths) if paths else default_rules()

@@ -17,7 +17,7 @@ import polars as pl
 
 from workbench.feedback.classify import classify_record
 from workbench.feedback.model import Delivery
-from workbench.feedback.rules import RuleSet, default_rules
+from workbench.feedback.rules import RuleSet, site_rules
 from workbench.sources.feedback import bounce_class
 from workbench.store import load_sql
 
@@ -31,7 +31,7 @@ def classify_texts(pending: pl.DataFrame, rules: RuleSet | None = None) -> pl.Da
     """Classify failure texts (``text_key, diagnostic, enhanced_status, smtp_code,
     recipient_domain`` and optionally ``mailbox_provider``, whose rules then apply): adds
     ``reason, hard, bounce_class, rule`` (pure)."""
-    rules = rules or default_rules()
+    rules = rules or site_rules()
     out = []
     for row in pending.iter_rows(named=True):
         domain = row["recipient_domain"] or "example.invalid"

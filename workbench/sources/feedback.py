@@ -22,7 +22,7 @@ import polars as pl
 from workbench.feedback import parse_message
 from workbench.feedback.model import Report
 from workbench.feedback.origin import _date
-from workbench.feedback.rules import RuleSet, default_rules
+from workbench.feedback.rules import RuleSet, site_rules
 from workbench.feedback.trace import parse_trace
 from workbench.sources import mailbox
 from workbench.sources.mailbox import is_mbox, iter_messages, looks_like_message
@@ -156,7 +156,7 @@ def load(path: Path, sink: Any, options: ParseOptions, rules: RuleSet | None = N
     """Load every message of ``path`` (an ``.eml``, an mbox) into the store."""
     from workbench.sources.sendlogs.base import Parsed
 
-    rules = rules or default_rules()
+    rules = rules or site_rules()
     key = os.environ.get("WORKBENCH_TRACE_KEY", "").encode() or None
     bounces: list[dict[str, Any]] = []
     complaints: list[dict[str, Any]] = []
