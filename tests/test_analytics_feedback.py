@@ -243,3 +243,28 @@ def test_linking_of_the_world(world_store: Store) -> None:
     assert set(links["kind"]) == {"bounce", "complaint"}
     assert links["n"].sum() == world_store.scalar("SELECT count(*) FROM bounces") + world_store.scalar(
         "SELECT count(*) FROM complaints")
+
+
+def test_reasons_chart_groups_the_tail_of_reasons() -> None:
+    frame = pl.DataFrame({
+        "period": [date(2026, 11, 2)] * 4 + [date(2026, 11, 9)] * 4,
+        "dimension": ["gmail", "gmail", "yahoo", "yahoo"] * 2,
+        "reason": ["userunknown", "blocked", "mailboxfull", "expired"] * 2,
+        "bounce_class": ["hard", "block", "soft", "soft"] * 2,
+        "bounces": [5, 1, 3, 2, 6, 1, 2, 2],
+        "share": [0.0] * 8,
+    })
+    fig = charts.reasons_chart(frame, top_dimensions=1, top_reasons=1)
+    assert {t.name for t in fig.data} == {"userunknown", "other reasons"}
+    assert sum(sum(t.y) for t in fig.data) == 13  # gmail only: 5 + 1 + 6 + 1
+
+
+def test_complaint_chart_keeps_the_top_dimensions_by_deliveries() -> None:
+    frame = pl.DataFrame({
+        "period": [date(2026, 11, 2)] * 3, "dimension": ["a", "b", "c"], "delivered": [1000, 10, 500],
+        "complaints": [1, 0, 5], "rate": [0.001, 0.0, 0.01], "low": [0.0] * 3, "high": [0.1] * 3,
+        "band": ["warning", "ok", "over"],
+    })
+    fig = charts.complaint_chart(frame, top=2)
+    assert [t.name for t in fig.data] == ["a", "c"]
+    assert fig.layout.yaxis.range[1] == pytest.approx(0.0115)

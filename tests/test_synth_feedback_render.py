@@ -107,3 +107,31 @@ def test_write_mbox_quotes_from_lines_and_reads_back(tmp_path: Path) -> None:
     kinds = [parse_message(i.data).kind for i in items]
     assert kinds == ["complaint", "bounce"]
     assert b"Subject: FW: From the shop: November picks" in items[0].data
+
+
+def test_split_is_deterministic_and_depends_on_the_seed() -> None:
+    from conftest import WORLD_END
+
+    from workbench.synth import World, simulate
+    from workbench.synth.feedback import split
+
+    _, _, msgs, evs, _ = simulate(20_000, seed=3, end=WORLD_END)
+    a = split(World(), msgs, evs, 3)[1]
+    b = split(World(), msgs, evs, 3)[1]
+    c = split(World(), msgs, evs, 4)[1]
+    assert a.equals(b)
+    assert not a.equals(c) or len(a) == 0
+
+
+def test_every_mailed_event_renders(tmp_path: Path) -> None:
+    from conftest import WORLD_END
+
+    from workbench.synth import World, simulate
+    from workbench.synth.feedback import split
+
+    _, calendar, msgs, evs, _ = simulate(60_000, seed=7, end=WORLD_END)
+    _, mailed = split(World(), msgs, evs, 7)
+    count = write_mbox(tmp_path / "m.mbox", mailed, calendar)
+    assert count == len(mailed) > 0
+    kinds = [parse_message(i.data).kind for i in iter_messages(tmp_path / "m.mbox")]
+    assert "none" not in kinds and len(kinds) == count
