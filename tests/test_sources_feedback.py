@@ -258,3 +258,24 @@ def test_feedback_events_get_the_provider_of_the_recipient(store: Store, tmp_pat
     load_paths(store, copy_fixtures(tmp_path / "mail", ["gmail-blocked.eml", "jmrp-outlook.eml"]))
     providers = dict(store.query("SELECT recipient, mailbox_provider FROM events").iter_rows())
     assert providers == {"reader@gmail.com": "gmail", "reader@outlook.com": "microsoft"}
+
+
+@pytest.mark.parametrize(
+    ("reason", "hard", "klass"),
+    [("userunknown", True, "hard"), ("hostunknown", True, "hard"), ("mailboxfull", False, "soft"),
+     ("expired", False, "soft"), ("suspend", False, "soft"), ("blocked", False, "block"),
+     ("spamdetected", False, "block"), ("authfailure", False, "block"), ("badreputation", False, "block"),
+     ("speeding", False, "block"), ("onhold", False, "undetermined"), ("undefined", False, "undetermined"),
+     ("notaccept", True, "hard"), ("notaccept", False, "soft")],
+)
+def test_bounce_class_of_a_reason(reason: str, hard: bool, klass: str) -> None:
+    from workbench.sources.feedback import bounce_class
+
+    assert bounce_class(reason, hard) == klass
+
+
+def test_the_format_is_registered_after_the_report_mail_format() -> None:
+    from workbench.sources.registry import FORMATS
+
+    names = [f.name for f in FORMATS]
+    assert "feedback-mail" in names and names.index("report-mail") < names.index("feedback-mail")
