@@ -42,3 +42,9 @@ def test_public_surface_is_complete_and_sorted() -> None:
     for name in names:
         assert hasattr(feedback, name), name
     assert "parse_message" in names
+
+
+def test_a_new_delivery_is_empty() -> None:
+    d = Delivery()
+    assert all(getattr(d, f.name) == "" for f in dataclasses.fields(d))
+    assert Delivery(recipient="a@b") != Delivery(recipient="c@d")
