@@ -112,7 +112,7 @@ def dmarc_step(store: Store, raw: Path, console: Console) -> None:
 
 
 #: the reports the demo renders, in order (those missing from notebooks/ are skipped)
-DEMO_REPORTS = ("01_deliverability_overview", "02_reputation", "03_dmarc", "05_auth_audit")
+DEMO_REPORTS = ("01_deliverability_overview", "02_reputation", "03_dmarc", "04_bounces_complaints", "05_auth_audit")
 
 
 def render_reports(settings: Settings, console: Console) -> list[Path]:

@@ -7,8 +7,9 @@ thresholds are the pure functions below, defined once:
   sending IP, pool, campaign, sending domain or stream). Gmail's and Yahoo's bulk-sender rules
   ask senders to stay under **0.1 %** and never reach **0.3 %** (``/work/shared/reference``);
   :func:`complaint_band` names the side of those lines a rate is on.
-- The 95 % **Wilson interval** of a rate says how much a small denominator can be trusted
-  (one complaint over 200 deliveries is 0.5 %, give or take a lot).
+- The 95 % **Wilson interval** of a rate (:func:`workbench.analytics.stats.wilson_interval`)
+  says how much a small denominator can be trusted (one complaint over 200 deliveries is
+  0.5 %, give or take a lot).
 
 Every function takes a window: ``days`` ending at ``end`` (default: the last day with
 events, so a report over old data shows that data, not an empty "last 30 days").
@@ -22,12 +23,13 @@ from typing import Literal
 
 import polars as pl
 
+from workbench.analytics.stats import wilson_interval
 from workbench.errors import ConfigError
 from workbench.store import Store, load_sql
 
 __all__ = [
     "COMPLAINT_LIMIT", "COMPLAINT_TARGET", "DIMENSIONS", "bounce_reasons", "complaint_band", "complaint_rate",
-    "complaint_rates", "linking", "suppressed_per_day", "top_diagnostics", "wilson_interval", "window",
+    "complaint_rates", "linking", "suppressed_per_day", "top_diagnostics", "window",
 ]
 
 #: complaint rate to stay under (Gmail / Yahoo bulk-sender guidance)
@@ -66,35 +68,6 @@ def complaint_band(rate: float) -> Band:
     if rate < 0:
         raise ValueError("a rate cannot be negative")
     return "ok" if rate < COMPLAINT_TARGET else "warning" if rate < COMPLAINT_LIMIT else "over"
-
-
-def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of ``k`` successes in ``n`` trials (``(nan, nan)`` for n = 0).
-
-    Raises
-    ------
-    ValueError
-        ``k`` is outside ``[0, n]``.
-    """
-    if not 0 <= k <= n:
-        raise ValueError(f"k={k} must be between 0 and n={n}")
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _wilson_exprs(k: str, n: str, z: float = 1.96) -> list[pl.Expr]:
-    """:func:`wilson_interval` as polars expressions (the same formula, vectorised)."""
-    kk, nn = pl.col(k).cast(pl.Float64), pl.col(n).cast(pl.Float64)
-    p = kk / nn
-    centre = (p + z * z / (2 * nn)) / (1 + z * z / nn)
-    half = z * (p * (1 - p) / nn + z * z / (4 * nn * nn)).sqrt() / (1 + z * z / nn)
-    ok = nn > 0
-    return [pl.when(ok).then(pl.when(kk > 0).then((centre - half).clip(0.0, 1.0)).otherwise(0.0)).alias("low"),
-            pl.when(ok).then((centre + half).clip(0.0, 1.0)).alias("high")]
 
 
 def window(store: Store, days: int = 30, end: date | str | None = None) -> tuple[datetime, datetime]:
@@ -165,9 +138,10 @@ def complaint_rates(store: Store, by: str = "provider", period: str = "week", da
             .when(pl.col("rate") < COMPLAINT_TARGET).then(pl.lit("ok"))
             .when(pl.col("rate") < COMPLAINT_LIMIT).then(pl.lit("warning")).otherwise(pl.lit("over")))
     # the complaints of a period can outnumber its deliveries (reports trail the send): cap k at n
-    capped = pl.min_horizontal("complaints", "delivered").alias("_k")
-    return (frame.with_columns(rate=rate, _k=capped).with_columns(*_wilson_exprs("_k", "delivered"))
-            .with_columns(band=band).drop("_k"))
+    k = frame.select(pl.min_horizontal("complaints", "delivered")).to_series().to_numpy()
+    low, high = wilson_interval(k, frame["delivered"].to_numpy())
+    return (frame.with_columns(rate=rate, low=pl.Series(low).fill_nan(None), high=pl.Series(high).fill_nan(None))
+            .with_columns(band=band))
 
 
 def top_diagnostics(store: Store, days: int = 30, end: date | str | None = None, limit: int = 20) -> pl.DataFrame:
