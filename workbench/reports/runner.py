@@ -246,6 +246,8 @@ def run_notebook(
         papermill.execute_notebook(
             str(path), str(target), parameters=values, kernel_name=kernel_name, progress_bar=False,
             cwd=str(path.parent), execution_timeout=timeout, report_mode=False,
+            # the kernel's own start-up and shut-down chatter is not the report's business
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
         if html:
             from workbench.reports.html import export_html
