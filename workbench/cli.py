@@ -29,8 +29,14 @@ from workbench.config import Settings
 from workbench.errors import WorkbenchError
 
 F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+def console(*, stderr: bool = False) -> Console:
+    """A console for the CLI: terminal width on a terminal, wide tables when piped."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, soft_wrap=True, width=None if stream.isatty() else 200)
+
+
+err = console(stderr=True)
+out = console()
 
 
 def db_option(func: F) -> F:

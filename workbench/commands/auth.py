@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from workbench.cli import _emit, _store, db_option, handle_errors, json_option
+from workbench.cli import _emit, _store, console, db_option, handle_errors, json_option
 from workbench.config import Settings
 
-out = Console()
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "error": "bold red"}
 
 
