@@ -116,7 +116,7 @@ def build(store_path: Path, events: int, base: Path | None) -> float:
         del evs, msgs
         with store.writer() as con:
             con.register("chunk", frame.to_arrow())
-            con.execute("INSERT INTO events SELECT * FROM chunk")
+            con.execute("INSERT INTO events BY NAME SELECT * FROM chunk")
             con.unregister("chunk")
         store.release(force=True)
         del frame

@@ -38,7 +38,11 @@ t = time.perf_counter()
 summary = load_paths(store, [sys.argv[2]])
 seconds = time.perf_counter() - t
 assert summary.rows_quarantined == 0, summary.as_dict()
-report(store.scalar("SELECT count(*) FROM events"), seconds)
+rows = store.scalar("SELECT count(*) FROM events")
+if len(sys.argv) > 3:  # logs and JSON: count input lines (records), like the line-by-line baselines
+    with open(sys.argv[2], "rb") as f:
+        rows = sum(block.count(b"\\n") for block in iter(lambda: f.read(1 << 24), b""))
+report(rows, seconds)
 """
 
 DUCKDB_RAW = """
@@ -184,11 +188,11 @@ def main() -> None:
         ("duckdb read_parquet (limit)", DUCKDB_RAW, [db, str(files["canonical.parquet"])]),
         ("workbench load parquet", OURS, [db, str(files["canonical.parquet"])]),
         ("postfix line-by-line python", POSTFIX_BASELINE, [db, str(files["maillog"]), sample]),
-        ("workbench load postfix", OURS, [db, str(files["maillog"])]),
+        ("workbench load postfix", OURS, [db, str(files["maillog"]), "lines"]),
         ("sendgrid line-by-line python", JSON_BASELINE, [db, str(files["sendgrid.jsonl"]), sample, "sendgrid"]),
-        ("workbench load sendgrid", OURS, [db, str(files["sendgrid.jsonl"])]),
+        ("workbench load sendgrid", OURS, [db, str(files["sendgrid.jsonl"]), "lines"]),
         ("ses line-by-line python", JSON_BASELINE, [db, str(files["ses.jsonl"]), str(args.baseline_sample // 5), "ses"]),
-        ("workbench load ses", OURS, [db, str(files["ses.jsonl"])]),
+        ("workbench load ses", OURS, [db, str(files["ses.jsonl"]), "lines"]),
     ]
     for name, code, argv in plan:
         results[name] = run(name, code, *argv)
@@ -201,7 +205,7 @@ def main() -> None:
     lines = {
         "postfix": "workbench load postfix", "sendgrid": "workbench load sendgrid", "ses": "workbench load ses",
     }
-    rows = []
+    rows = []  # our loaders of logs and JSON count input lines (records), like the baselines
     for name, r in results.items():
         rows.append((name, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.rate / 1e6:.2f}", f"{r.peak_mib:.0f}"))
     print()
@@ -212,8 +216,8 @@ def main() -> None:
     print(f"  csv:     ours / pandas              = {ratio('workbench load csv', 'pandas read_csv + insert')}")
     print(f"  parquet: ours / duckdb read_parquet = {ratio('workbench load parquet', 'duckdb read_parquet (limit)')}  (target >= 0.7x)")
     print(f"  postfix: ours / line-by-line        = {ratio(lines['postfix'], 'postfix line-by-line python')}  (target >= 10x; lines/s)")
-    print(f"  sendgrid: ours / line-by-line       = {ratio(lines['sendgrid'], 'sendgrid line-by-line python')}  (target >= 10x)")
-    print(f"  ses:     ours / line-by-line        = {ratio(lines['ses'], 'ses line-by-line python')}  (target >= 10x; events in, rows out differ)")
+    print(f"  sendgrid: ours / line-by-line       = {ratio(lines['sendgrid'], 'sendgrid line-by-line python')}  (target >= 10x; input records/s)")
+    print(f"  ses:     ours / line-by-line        = {ratio(lines['ses'], 'ses line-by-line python')}  (target >= 10x; input records/s)")
     peak = max(r.peak_mib for n, r in results.items() if n.startswith("workbench"))
     print(f"  peak memory of our loaders: {peak:.0f} MiB (target < 2048 MiB)")
     if args.clean:

@@ -7,27 +7,25 @@ from types import ModuleType
 
 import polars as pl
 
-from workbench.sources.reader import Reject, iter_line_chunks, read_document
+from workbench.sources import sqlparse
+from workbench.sources.jsonengine import document_records
+from workbench.sources.reader import Reject, read_document
 from workbench.sources.sendlogs.base import ParseOptions
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sendlogs"
 
 
-def parse(module: ModuleType, path: Path, *, document: bool = False, chunk_bytes: int = 1 << 20, **options: object) -> tuple[pl.DataFrame, list[Reject]]:
-    parser = module.Parser(ParseOptions(source=str(path), **options))  # type: ignore[arg-type]
+def parse(module: ModuleType, path: Path, *, document: bool = False, chunk_bytes: int | None = None,
+          **options: object) -> tuple[pl.DataFrame, list[Reject]]:
+    """The events and rejects of ``path``: its lines (or one JSON document's records) bound
+    to the parser's input relation in an in-memory DuckDB."""
+    opts = ParseOptions(source=str(path), **options)  # type: ignore[arg-type]
     if document:
-        parsed = parser.parse_document(read_document(path))
-        return parsed.events, parsed.rejects
-    frames, rejects = [], []
-    for chunk in iter_line_chunks(path, chunk_bytes=chunk_bytes):
-        rejects += chunk.rejects
-        parsed = parser.feed(chunk)
-        frames.append(parsed.events)
-        rejects += parsed.rejects
-    tail = parser.finish()
-    frames.append(tail.events)
-    rejects += tail.rejects
-    return pl.concat(frames), rejects
+        records, rejects = document_records(read_document(path), str(path))
+        result = sqlparse.run(module, records, opts, unit="record")
+        return result.events, [*rejects, *result.rejects]
+    result = sqlparse.parse_file(module, path, opts, chunk_bytes=chunk_bytes)
+    return result.events, result.rejects
 
 
 def rows(frame: pl.DataFrame, *columns: str) -> list[tuple[object, ...]]:

@@ -18,7 +18,7 @@ def test_canonical_rows_load_and_match_the_world(store: Store, world_store: Stor
     assert frame["source_key"].n_unique() == len(frame)
     with store.writer() as con:
         con.register("f", frame.to_arrow())
-        con.execute("INSERT INTO events SELECT * FROM f")
+        con.execute("INSERT INTO events BY NAME SELECT * FROM f")
         con.unregister("f")
     store.release(force=True)
     direct = kpis(store, by="provider").select("provider", "sent", "delivered", "complaints", "human_unique_opens")

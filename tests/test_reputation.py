@@ -150,7 +150,7 @@ def test_critical_flag_holds_on_demo_sized_worlds(store: Store, end: date) -> No
     del evs, msgs
     with store.writer() as con:
         con.register("f", frame.to_arrow())
-        con.execute("INSERT INTO events SELECT * FROM f")
+        con.execute("INSERT INTO events BY NAME SELECT * FROM f")
         con.unregister("f")
     store.release(force=True)
     raised = flags(store, levels=("ip", "subdomain", "domain", "pool"))

@@ -8,7 +8,9 @@ import pytest
 from sendlogs_helpers import FIXTURES, parse, rows
 
 from workbench.errors import ParseError
+from workbench.sources import sqlparse
 from workbench.sources.sendlogs import generic
+from workbench.sources.sendlogs.base import ParseOptions
 
 
 def test_sniff_canonical_csv_and_jsonl() -> None:
@@ -56,7 +58,7 @@ def test_parquet_batches(tmp_path: Path) -> None:
         "recipient": ["a@gmail.com", "b@yahoo.com"],
         "smtp_code": [250, 550],
     })
-    parser = generic.Parser()
-    parsed = parser.feed_frame(frame, 1)
+    records = frame.with_columns(_line_no=pl.int_range(1, 3, dtype=pl.Int64), _line=pl.lit(None, pl.Utf8))
+    parsed = sqlparse.run(generic, records, ParseOptions(), generic.parquet_head(frame.to_arrow().schema), unit="row")
     assert rows(parsed.events, "event_type", "recipient_domain", "smtp_code") == [("delivered", "gmail.com", 250), ("bounced", "yahoo.com", 550)]
     assert parsed.events["key"].n_unique() == 2

@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 import polars as pl
 from sendlogs_helpers import FIXTURES, parse, rows
 
-from workbench.sources.reader import LineChunk
+from workbench.sources import sqlparse
 from workbench.sources.sendlogs import postfix
+from workbench.sources.sendlogs.base import ParseOptions
 
 REF = datetime(2026, 12, 3, tzinfo=UTC)
 
@@ -63,11 +64,10 @@ def test_bad_lines_are_rejected_with_their_line_number() -> None:
 
 
 def test_year_is_taken_from_the_reference_time_and_rolls_back_over_new_year() -> None:
-    chunk = LineChunk(pl.DataFrame({"line_no": [1], "line": [
+    lines = pl.DataFrame({"line_no": [1], "line": [
         "Dec 31 23:59:59 h postfix/smtp[1]: ABCDE12345: to=<a@b.c>, relay=x[1.1.1.1]:25, dsn=2.0.0, status=sent (250 ok)"
-    ]}))
-    parser = postfix.Parser(postfix.ParseOptions(reference_time=datetime(2027, 1, 1, 0, 5, tzinfo=UTC)))
-    events = parser.feed(chunk).events
+    ]})
+    events = sqlparse.run(postfix, lines, ParseOptions(reference_time=datetime(2027, 1, 1, 0, 5, tzinfo=UTC))).events
     assert events.filter(pl.col("event_type") == "delivered")["ts"][0] == datetime(2026, 12, 31, 23, 59, 59)
 
 

@@ -31,7 +31,7 @@ def test_every_packaged_query_runs_on_an_empty_store(store: Store) -> None:
     """Catches drift between the .sql files and the schema."""
     names = sorted(p.name[:-4] for p in resources.files("workbench").joinpath("sql").iterdir() if p.name.endswith(".sql"))
     assert names, "no packaged queries"
-    params = {"source": "test", "source_file": "f", "lo": None, "hi": None, "seconds": 10,
+    params = {"source": "test", "source_file": "f", "lo": None, "hi": None, "seconds": 10, "load_id": 1,
               "domains": None, "min_severity": "info", "since": None,  # auth_*.sql
               "start": date(2026, 1, 1), "end": date(2026, 12, 31), "domain": None, "limit": 5,  # dmarc_*.sql
               "scan_from": date(2025, 12, 30), "scan_to": date(2027, 1, 7),  # kpi_counts.sql

@@ -1,13 +1,21 @@
-"""The canonical event record that every send-log parser produces.
+"""The canonical event record that every send-log parser produces, and how it is completed.
 
-Parsers return polars frames with (a subset of) :data:`PARSED_COLUMNS`; :func:`conform`
-adds the missing columns as nulls, casts, and derives ``recipient_domain``,
-``sending_domain`` and a first bounce classification. ``key`` is the text that identifies
-the record in its source (an event id, or the raw line): the store keeps ``md5(key)`` as
-``source_key`` so that loading the same record twice is a no-op.
+Parsers yield (a subset of) :data:`PARSED_COLUMNS`; :func:`conform_sql` wraps a parser's
+query so that it has every canonical column, in order, with its type, and derives what the
+source left out: ``recipient_domain`` and ``sending_domain`` from the addresses, the reply
+code and enhanced status from the diagnostic text, and a first bounce classification of
+failures. It is SQL so that loading runs it in the store's own DuckDB connection, streaming
+from the file; :func:`conform` runs the same SQL over a polars frame (a private in-memory
+DuckDB), for sources that build their events in Python.
+
+``key`` is the text that identifies the record in its source (an event id, or the record
+itself): the store keeps ``md5(key)`` as ``source_key`` so that loading the same record twice
+is a no-op.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection, Mapping
 
 import polars as pl
 
@@ -52,141 +60,145 @@ PARSED_COLUMNS: dict[str, pl.DataType] = {
     "key": pl.Utf8(),
 }
 
-_ENHANCED = r"\b([245]\.\d{1,3}\.\d{1,3})\b"
+#: DuckDB type of each parsed column
+SQL_TYPES = {
+    name: {pl.Datetime: "TIMESTAMP", pl.Int16: "SMALLINT", pl.Boolean: "BOOLEAN"}.get(type(dtype), "VARCHAR")
+    for name, dtype in PARSED_COLUMNS.items()
+}
+
+#: columns a parser's query may add for the loader: why a record is refused (NULL: it is
+#: not), where it was (``line_no``: line, record or row number when the input knows it) and
+#: its text (``line``, for the quarantine excerpt)
+META_COLUMNS = {"reject": "VARCHAR", "line_no": "BIGINT", "line": "VARCHAR"}
+
+_FAILED = "event_type IN ('bounced', 'deferred', 'dropped')"
+
+# First-pass bounce_reason of a failure, from its enhanced status ({st}) and lower-cased text
+# ({t}): hard = the address is bad (5.1.x, user texts); block = refused for policy, reputation,
+# spam or authentication; soft = temporary or mailbox-level. The bounce classifier refines
+# these. One alternation per rule on the lower-cased text (few function calls: DuckDB binds
+# each one, which costs more than running them on a small file).
+_RULES = (
+    ('hostunknown', "starts_with({st}, '5.1.2')", ('host not found', 'domain not found', 'no mx', 'nxdomain')),
+    ('userunknown', "regexp_matches({st}, '^5\\.1\\.[0136]')", ('user unknown', 'unknown user', 'does not exist', 'no such user', 'invalid recipient', 'recipient rejected', 'mailbox unavailable', 'address rejected', 'not found')),
+    ('mailboxfull', "regexp_matches({st}, '^[45]\\.2\\.2')", ('quota', 'mailbox full', 'over quota', 'insufficient storage')),
+    ('authfailure', "regexp_matches({st}, '^[45]\\.7\\.(26|27|32|515)')", ('dmarc', 'spf', 'dkim', 'authenticat')),
+    ('spamdetected', None, ('spam', 'junk', 'content')),
+    ('badreputation', None, ('reputation', 'blacklist', 'blocklist', 'block list', 'rbl', 'spamhaus', 'listed')),
+    ('speeding', None, ('rate limit', 'too many', 'try again later', 'throttl', 'deferred due to', 'tss04')),
+    ('blocked', "starts_with({st}, '5.7') OR starts_with({st}, '4.7')", ('blocked', 'denied', 'policy')),
+    ('expired', None, ('expired', 'too long', 'timed out', 'timeout')),
+)
+_REASON = "CASE\n" + "\n".join(
+    "    WHEN " + " OR ".join(([status] if status else []) + [f"regexp_matches({{t}}, '{'|'.join(words)}')"]) + f" THEN '{reason}'"
+    for reason, status, words in _RULES
+) + "\n    ELSE 'undefined'\nEND"
+
+# bounce_class of a failure from its reason ({r}) and permanence (5.x.x status or 5xx code)
+_CLASS = """CASE
+    WHEN event_type = 'dropped' THEN 'admin'
+    WHEN {r} IN ('blocked', 'badreputation', 'spamdetected', 'authfailure', 'speeding') THEN 'block'
+    WHEN {r} IN ('userunknown', 'hostunknown') AND (starts_with({st}, '5') OR smtp_code >= 500) THEN 'hard'
+    WHEN NOT (starts_with({st}, '5') OR smtp_code >= 500) OR {r} IN ('mailboxfull', 'expired') THEN 'soft'
+    WHEN starts_with({st}, '5') OR smtp_code >= 500 THEN 'hard'
+    ELSE 'undetermined'
+END"""
 
 
-def domain_of(address: pl.Expr) -> pl.Expr:
-    """The lower-cased domain of an e-mail address expression (after the last ``@``)."""
-    return address.str.extract(r"@([^@>\s]+)>?\s*$").str.to_lowercase().str.strip_suffix(".")
-
-
-def clean_address(address: pl.Expr) -> pl.Expr:
-    """An address without angle brackets, display name or surrounding space, lower-cased."""
-    inner = address.str.extract(r"<([^<>]*)>\s*$")
+def clean_address_sql(column: str) -> str:
+    """SQL: an address without angle brackets, display name or surrounding space, lower-cased
+    (NULL when empty); the common bare address goes through ``lower`` only."""
     return (
-        pl.when(inner.is_not_null()).then(inner).otherwise(address).str.strip_chars().str.to_lowercase()
-    ).replace("", None)
+        f"nullif(lower(CASE WHEN contains({column}, '<') THEN trim(coalesce(nullif("
+        f"regexp_extract({column}, '<([^<>]*)>\\s*$', 1), ''), {column})) "
+        f"WHEN starts_with({column}, ' ') OR ends_with({column}, ' ') THEN trim({column}) ELSE {column} END), '')"
+    )
 
 
-def enhanced_status_of(text: pl.Expr) -> pl.Expr:
-    """The first enhanced status code (``5.1.1``) in a reply text."""
-    return text.str.extract(_ENHANCED)
+def domain_sql(column: str, rest: str | None = None) -> str:
+    """SQL: the lower-cased domain of an address (after the last ``@``, without a trailing
+    dot). ``rest``: a column already holding ``lower(substr(address, strpos(address, '@') + 1))``
+    (computed in an earlier projection, which DuckDB evaluates much faster than the same
+    expression repeated inside a CASE)."""
+    rest = rest or f"lower(substr({column}, strpos({column}, '@') + 1))"
+    last = (
+        f"CASE WHEN contains({rest}, '@') THEN rtrim(lower(regexp_extract({column}, '@([^@]*)$', 1)), '.') "
+        f"WHEN ends_with({rest}, '.') THEN rtrim({rest}, '.') ELSE {rest} END"
+    )
+    return f"CASE WHEN contains({column}, '@') THEN nullif({last}, '') END"
 
 
-def smtp_code_of(text: pl.Expr) -> pl.Expr:
-    """The three-digit SMTP reply code at the start of a reply (after an optional ``smtp;``)."""
-    return text.str.extract(r"^(?:smtp;\s*)?([245]\d\d)[\s-]").cast(pl.Int16, strict=False)
+def enhanced_status_sql(column: str) -> str:
+    """SQL: the first enhanced status code (``5.1.1``) in a reply text (the capturing search
+    only on texts that hold one)."""
+    pattern = "\\b([245]\\.\\d{1,3}\\.\\d{1,3})\\b"
+    return f"CASE WHEN regexp_matches({column}, '{pattern}') THEN regexp_extract({column}, '{pattern}', 1) END"
 
 
-def bounce_reason_expr() -> pl.Expr:
-    """First-pass ``bounce_class`` and ``bounce_reason`` of bounced / deferred events.
+def smtp_code_sql(column: str) -> str:
+    """SQL: the three-digit reply code at the start of a reply (after an optional ``smtp;``)."""
+    return (
+        f"CASE WHEN regexp_full_match(substr({column}, 1, 4), '[245]\\d\\d[\\s-]') THEN TRY_CAST(substr({column}, 1, 3) AS SMALLINT) "
+        f"WHEN starts_with(lower({column}), 'smtp;') THEN TRY_CAST(nullif(regexp_extract({column}, "
+        f"'^(?:smtp;\\s*)?([245]\\d\\d)[\\s-]', 1), '') AS SMALLINT) END"
+    )
 
-    A coarse classification from the reply code, the enhanced status and common texts,
-    kept where a source already gave one. ``hard``: the address is bad (5.1.x, 5.5.x user
-    texts); ``block``: refused for policy, reputation, spam or authentication (5.7.x, x.7.x
-    texts); ``soft``: temporary or mailbox-level (4.x.x, 5.2.x, quota). The DSN classifier
-    of the bounces module refines these with its rule tables.
+
+def conform_sql(inner: str, present: Mapping[str, str] | Collection[str], *, clean: bool = False) -> str:
+    """Wrap the query ``inner`` so that it yields every parsed column in order with its
+    type, the derived ones filled, plus :data:`META_COLUMNS`.
+
+    ``present`` names the columns ``inner`` has (a mapping to their DuckDB types spares the
+    casts of those already typed). ``clean=True`` promises that addresses are already bare
+    and lower-case (canonical files), which spares their normalisation.
     """
-    text = pl.col("diagnostic").fill_null("").str.to_lowercase()
-    status = pl.col("enhanced_status").fill_null("")
-    failed = pl.col("event_type").is_in(["bounced", "deferred", "dropped"])
-    reason = (
-        pl.when(~failed)
-        .then(None)
-        .when(status.str.starts_with("5.1.2") | text.str.contains("host not found|domain not found|no mx|nxdomain"))
-        .then(pl.lit("hostunknown"))
-        .when(
-            status.str.contains(r"^5\.1\.[0136]")
-            | text.str.contains(
-                "user unknown|unknown user|does not exist|no such user|invalid recipient|"
-                "recipient rejected|mailbox unavailable|address rejected|not found"
-            )
-        )
-        .then(pl.lit("userunknown"))
-        .when(status.str.contains(r"^[45]\.2\.2") | text.str.contains("quota|mailbox full|over quota|insufficient storage"))
-        .then(pl.lit("mailboxfull"))
-        .when(status.str.contains(r"^[45]\.7\.(26|27|32|515)") | text.str.contains("dmarc|spf|dkim|authenticat"))
-        .then(pl.lit("authfailure"))
-        .when(text.str.contains("spam|junk|content"))
-        .then(pl.lit("spamdetected"))
-        .when(text.str.contains("reputation|blacklist|blocklist|block list|rbl|spamhaus|listed"))
-        .then(pl.lit("badreputation"))
-        .when(text.str.contains("rate limit|too many|try again later|throttl|deferred due to|tss04"))
-        .then(pl.lit("speeding"))
-        .when(status.str.starts_with("5.7") | status.str.starts_with("4.7") | text.str.contains("blocked|denied|policy"))
-        .then(pl.lit("blocked"))
-        .when(text.str.contains("expired|too long|timed out|timeout"))
-        .then(pl.lit("expired"))
-        .otherwise(pl.lit("undefined"))
+    types = dict(present) if isinstance(present, Mapping) else {name: "" for name in present}
+    typed = []
+    for name, sql_type in {**SQL_TYPES, **META_COLUMNS}.items():
+        if name not in types:
+            typed.append(f"NULL::{sql_type} AS {name}")
+        elif name in ("recipient", "sender") and not clean:
+            typed.append(f"{clean_address_sql(name if types[name] == 'VARCHAR' else f'{name}::VARCHAR')} AS {name}")
+        elif types[name] == sql_type:
+            typed.append(name)
+        else:
+            typed.append(f"TRY_CAST({name} AS {sql_type}) AS {name}")
+    derived = {
+        "enhanced_status": f"coalesce(enhanced_status, {enhanced_status_sql('diagnostic')})",
+        "smtp_code": f"coalesce(smtp_code, {smtp_code_sql('diagnostic')})",
+        "recipient_domain": f"coalesce(recipient_domain, {domain_sql('recipient', 'wb_rrest')})",
+        "sending_domain": f"coalesce(sending_domain, {domain_sql('sender', 'wb_srest')})",
+    }
+    st, t = "coalesce(enhanced_status, '')", "wb_t"
+    reason = _REASON.format(st=st, t=t)
+    klass = _CLASS.format(st=st, r="bounce_reason")
+    out = [
+        f"CASE WHEN {_FAILED} THEN coalesce(bounce_class, {klass}) ELSE bounce_class END AS bounce_class"
+        if name == "bounce_class" else name
+        for name in [*SQL_TYPES, *META_COLUMNS]
+    ]
+    replace = ", ".join(f"{expr} AS {name}" for name, expr in derived.items())
+    return (
+        f"SELECT {', '.join(out)} FROM (\n"
+        f"  SELECT * REPLACE (CASE WHEN {_FAILED} THEN coalesce(bounce_reason, {reason}) ELSE bounce_reason END AS bounce_reason) FROM (\n"
+        f"   SELECT *, CASE WHEN {_FAILED} AND bounce_reason IS NULL THEN lower(coalesce(diagnostic, '')) END AS wb_t FROM (\n"
+        f"    SELECT * REPLACE ({replace}) FROM (\n"
+        f"      SELECT *, lower(substr(recipient, strpos(recipient, '@') + 1)) AS wb_rrest,\n"
+        f"             lower(substr(sender, strpos(sender, '@') + 1)) AS wb_srest FROM (\n"
+        f"        SELECT {', '.join(typed)} FROM (\n{inner}\n) _i) _h) _t) _d) _w) _r"
     )
-    return reason
-
-
-def bounce_class_expr(reason: pl.Expr) -> pl.Expr:
-    """``bounce_class`` of a failure from its reason and permanence (see
-    :func:`bounce_reason_expr`)."""
-    status = pl.col("enhanced_status").fill_null("")
-    code = pl.col("smtp_code")
-    failed = pl.col("event_type").is_in(["bounced", "deferred", "dropped"])
-    permanent = status.str.starts_with("5") | (code >= 500)
-    klass = (
-        pl.when(~failed)
-        .then(None)
-        .when(pl.col("event_type") == "dropped")
-        .then(pl.lit("admin"))
-        .when(reason.is_in(["blocked", "badreputation", "spamdetected", "authfailure", "speeding"]))
-        .then(pl.lit("block"))
-        .when(reason.is_in(["userunknown", "hostunknown"]) & permanent)
-        .then(pl.lit("hard"))
-        .when(~permanent | reason.is_in(["mailboxfull", "expired"]))
-        .then(pl.lit("soft"))
-        .when(permanent)
-        .then(pl.lit("hard"))
-        .otherwise(pl.lit("undetermined"))
-    )
-    return klass
 
 
 def conform(frame: pl.DataFrame, *, clean: bool = False) -> pl.DataFrame:
-    """Give a parser's frame every canonical column, in order, with its type.
+    """Give a frame every canonical column, in order, with its type, the derived ones filled
+    (:func:`conform_sql` over the frame, in a private in-memory DuckDB)."""
+    from workbench.sources.jsonengine import JsonEngine
 
-    Derives ``recipient_domain`` and ``sending_domain`` from the addresses where missing,
-    lower-cases addresses, and fills ``bounce_class`` / ``bounce_reason`` of failures that
-    have none. ``clean=True`` promises that addresses are already bare and lower-case
-    (canonical files), which skips their normalisation.
-    """
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in PARSED_COLUMNS.items() if c not in frame.columns]
-    frame = frame.with_columns(missing) if missing else frame
-    frame = frame.select([pl.col(c).cast(t, strict=False) for c, t in PARSED_COLUMNS.items()])
-    if not clean:
-        frame = frame.with_columns(
-            recipient=clean_address(pl.col("recipient")), sender=clean_address(pl.col("sender"))
-        )
-
-    def needs(target: str, source: str) -> bool:
-        gap = (pl.col(target).is_null() & pl.col(source).is_not_null()).any()
-        return bool(frame.select(gap).item())
-
-    derived = []
-    if needs("enhanced_status", "diagnostic"):
-        derived.append(pl.coalesce(pl.col("enhanced_status"), enhanced_status_of(pl.col("diagnostic"))).alias("enhanced_status"))
-    if needs("smtp_code", "diagnostic"):
-        derived.append(pl.coalesce(pl.col("smtp_code"), smtp_code_of(pl.col("diagnostic"))).alias("smtp_code"))
-    if needs("recipient_domain", "recipient"):
-        derived.append(pl.coalesce(pl.col("recipient_domain"), domain_of(pl.col("recipient"))).alias("recipient_domain"))
-    if needs("sending_domain", "sender"):
-        derived.append(pl.coalesce(pl.col("sending_domain"), domain_of(pl.col("sender"))).alias("sending_domain"))
-    if derived:
-        frame = frame.with_columns(derived)
-    failures = frame["event_type"].is_in(["bounced", "deferred", "dropped"])
-    if failures.any() and (
-        frame.filter(failures)["bounce_reason"].null_count() or frame.filter(failures)["bounce_class"].null_count()
-    ):
-        frame = frame.with_columns(bounce_reason=pl.coalesce(pl.col("bounce_reason"), bounce_reason_expr()))
-        frame = frame.with_columns(
-            bounce_class=pl.coalesce(pl.col("bounce_class"), bounce_class_expr(pl.col("bounce_reason")))
-        )
-    return frame
+    if frame.is_empty() and not frame.columns:
+        return empty_events()
+    sql = conform_sql("SELECT * FROM frame", frame.columns, clean=clean)
+    out = JsonEngine().run(f"SELECT * EXCLUDE (reject, line_no, line) FROM ({sql})", frame=frame)
+    return out.cast(PARSED_COLUMNS)  # type: ignore[arg-type]
 
 
 def empty_events() -> pl.DataFrame:

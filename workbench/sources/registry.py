@@ -9,29 +9,34 @@ bounces, complaints) register their own.
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import polars as pl
 import pyarrow.parquet as pq
 
 from workbench.errors import UnknownFormat
-from workbench.sources import feedback, infrastructure
+from workbench.sources import feedback, infrastructure, scan, sqlparse
 from workbench.sources.dmarc import load as dmarc_load
-from workbench.sources.reader import Reject, iter_line_chunks, read_document
+from workbench.sources.jsonengine import document_records
+from workbench.sources.reader import Reject, read_document
 from workbench.sources.sendlogs import generic, kumomta, pmta, postfix, sendgrid, ses
-from workbench.sources.sendlogs.base import Parsed, ParseOptions
+from workbench.sources.sendlogs.base import ParseOptions
+from workbench.sources.sqlparse import Query
 
 
 class Sink(Protocol):
     """Where a format's loader puts what it read (the store's per-file transaction)."""
 
     def add_events(self, frame: pl.DataFrame) -> None: ...
+
+    def add_event_query(self, query: Query, relation: str, relation_sql: str, params: Mapping[str, object],
+                        frames: Mapping[str, object] | None = None, *, unit: str = "line") -> int: ...
+
+    def place_rejects(self, rejects: list[Reject]) -> None: ...
 
     def add_rows(self, table: str, frame: pl.DataFrame) -> None: ...
 
@@ -56,6 +61,10 @@ class Format:
     description: str
     sniff: Callable[[bytes, Path], bool]
     load: Callable[[Path, Sink, ParseOptions], None]
+    #: the SQL parser module of a send-log format (lets the store parse small files in groups)
+    module: ModuleType | None = None
+    #: whether a file may also be one JSON document (an array of records)
+    documents: bool = False
 
 
 def _text(head: bytes) -> str:
@@ -63,85 +72,37 @@ def _text(head: bytes) -> str:
 
 
 def _send_log(module: ModuleType, *, documents: bool = False) -> Format:
+    """A format whose parser is a SQL query (:mod:`workbench.sources.sqlparse`): the store runs
+    it over the file in its own connection and inserts in the same statement; records it
+    refuses are placed by an exact second pass when the fast one could not say where."""
+
     def sniff(head: bytes, path: Path) -> bool:
         return bool(module.sniff(_text(head)))
 
-    def parsed(path: Path, options: ParseOptions) -> Iterator[tuple[Parsed, int]]:
-        parser = module.Parser(options)
-        if documents and _is_document(path):
-            yield parser.parse_document(read_document(path)), 0
-            return
-        for chunk in iter_line_chunks(path):
-            result = parser.feed(chunk)
-            result.rejects[:0] = chunk.rejects
-            yield result, len(chunk.raw) if chunk.raw is not None else int(chunk.lines["line"].str.len_bytes().sum() or 0)
-        yield parser.finish(), 0
-
     def load(path: Path, sink: Sink, options: ParseOptions) -> None:
-        for result, nbytes in pipelined(parsed(path, options)):
-            _emit(sink, result)
-            sink.progress(nbytes)
+        head = scan.head_of(path, module)
+        query = module.query(options, head)
+        relation = "lines" if head.kind == "lines" else "records"
+        if documents and _is_document(path):
+            records, rejects = document_records(read_document(path), str(path))
+            sink.add_rejects(rejects)
+            if len(records):
+                sink.add_event_query(query, relation, sqlparse.relation_of(module, head, "wb_doc"), {},
+                                     {"wb_doc": records.to_arrow()}, unit="record")
+            sink.progress(path.stat().st_size)
+            return
+        with scan.plain_copy(path) as (plain, damaged):
+            unplaced = sink.add_event_query(query, relation, scan.relation_sql(head), scan.relation_params(plain, head))
+        sink.progress(path.stat().st_size)
+        if unplaced or damaged:
+            sink.place_rejects(sqlparse.exact_rejects(module, path, options, head))
 
-    return Format(module.NAME, module.DESCRIPTION, sniff, load)
-
-
-T = TypeVar("T")
-_DONE = object()
-
-
-def pipelined(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Produce ``items`` in a background thread while the caller consumes them.
-
-    Parsing (polars, an in-memory DuckDB) and inserting into the store both release the GIL,
-    so reading chunk n+1 overlaps storing chunk n. At most ``depth`` items wait in memory.
-    An exception in the producer is raised in the consumer.
-    """
-    box: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                box.put(item)
-            box.put(_DONE)
-        except BaseException as exc:  # handed to the consumer
-            box.put(exc)
-
-    worker = threading.Thread(target=produce, name="workbench-parse", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = box.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                box.get_nowait()
-            except queue.Empty:
-                worker.join(0.05)
-        close = getattr(items, "close", None)
-        if close is not None:
-            close()
+    return Format(module.NAME, module.DESCRIPTION, sniff, load, module, documents)
 
 
-def _emit(sink: Sink, parsed: Parsed) -> None:
-    sink.add_rejects(parsed.rejects)
-    if len(parsed.events):
-        sink.add_events(parsed.events)
-
-
-def _is_document(path: Path) -> bool:
+def is_document(head: bytes) -> bool:
     """A JSON array, or a JSON object spread over several lines (not one record per line)."""
-    from workbench.sources.reader import read_head
-
-    head = read_head(path, 1 << 16).lstrip()
+    head = head.lstrip()
     if head.startswith(b"["):
         return True
     if head.startswith(b"{"):
@@ -150,25 +111,23 @@ def _is_document(path: Path) -> bool:
     return False
 
 
+def _is_document(path: Path) -> bool:
+    from workbench.sources.reader import read_head
+
+    return is_document(read_head(path, 1 << 16))
+
+
 def _parquet_sniff(head: bytes, path: Path) -> bool:
     return head.startswith(b"PAR1")
 
 
-def _parquet_batches(path: Path, options: ParseOptions) -> Iterator[tuple[Parsed, int]]:
-    parser = generic.Parser(options)
-    row = 1
-    with pq.ParquetFile(path) as pf:
-        for batch in pf.iter_batches(batch_size=1 << 20):
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            yield parser.feed_frame(frame, row), batch.nbytes
-            row += len(frame)
-
-
 def _parquet_load(path: Path, sink: Sink, options: ParseOptions) -> None:
-    for result, nbytes in pipelined(_parquet_batches(path, options)):
-        _emit(sink, result)
-        sink.progress(nbytes)
+    with pq.ParquetFile(path) as pf:
+        schema = pf.schema_arrow
+    head = generic.parquet_head(schema)
+    query = generic.query(options, head)
+    sink.add_event_query(query, "records", generic.PARQUET_RELATION, {"wb_path": str(path)}, unit="row")
+    sink.progress(path.stat().st_size)
 
 
 FORMATS: list[Format] = [

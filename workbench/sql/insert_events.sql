@@ -1,9 +1,9 @@
--- Insert a parsed batch (registered as `batch`) into events: provider from the recipient
--- domain, sending IP from an MTA alias, pool from the IP, machine opens/clicks by user agent,
--- source_key = md5 of the record's key. The DEDUPE marker line below becomes an anti-join
--- on source_key within the batch's time range when events already hold rows in it.
-INSERT INTO events
-WITH b AS (SELECT *, md5_number(key) AS source_key FROM batch)
+-- Insert parsed events (the relation `batch`: the canonical parsed columns and `key`, as
+-- events.conform_sql yields them) into events: provider from the recipient domain, sending IP
+-- from an MTA alias, pool from the IP, machine opens/clicks by user agent, source_key = md5
+-- of the record's key, and the id of the load. The loader puts the parser's query in place
+-- of `batch` and removes what was already loaded afterwards (dedupe_load_*.sql).
+INSERT INTO events BY NAME
 SELECT
     b.ts,
     b.event_type,
@@ -38,9 +38,9 @@ SELECT
     b.mta_instance,
     $source AS source,
     $source_file AS source_file,
-    b.source_key
-FROM b
+    md5_number(b.key) AS source_key,
+    $load_id AS load_id
+FROM batch AS b
 LEFT JOIN provider_domains pd ON pd.domain = b.recipient_domain
 LEFT JOIN ip_aliases al ON al.name = b.mta_instance
 LEFT JOIN ips ip ON ip.ip = coalesce(b.sending_ip, al.ip)
--- DEDUPE

@@ -1,10 +1,10 @@
 -- Learn the provider of recipient domains hosted by a known provider (Google Workspace,
--- Microsoft 365, ...) from the MX host that accepted their mail in `batch`.
+-- Microsoft 365, ...) from the MX host that accepted their mail in the rows of load $load_id.
 INSERT INTO provider_domains (domain, provider, origin)
 WITH pairs AS (
     SELECT DISTINCT recipient_domain, lower(rtrim(remote_mta, '.')) AS mx
-    FROM batch
-    WHERE recipient_domain IS NOT NULL AND remote_mta IS NOT NULL
+    FROM events
+    WHERE load_id = $load_id AND recipient_domain IS NOT NULL AND remote_mta IS NOT NULL
       AND event_type IN ('delivered', 'bounced', 'deferred')
 ), hosted AS (
     SELECT p.recipient_domain, min(m.provider) AS provider

@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -252,6 +253,7 @@ class Store:
         return out
 
 
+@functools.lru_cache(maxsize=256)
 def load_sql(name: str) -> str:
     """The text of the packaged query ``workbench/sql/<name>.sql``.
 

@@ -12,19 +12,23 @@ from __future__ import annotations
 import hashlib
 import os
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
 from workbench.errors import InputError, StoreError, UnknownFormat
-from workbench.sources import registry
+from workbench.sources import registry, scan, sqlparse
+from workbench.sources.events import conform_sql
 from workbench.sources.reader import Reject, iter_files, read_head
 from workbench.sources.sendlogs.base import ParseOptions
-from workbench.store import Store, load_sql
+from workbench.sources.sqlparse import Query
+from workbench.store import Store, load_sql, staging
+from workbench.store.staging import Stage
 
 #: rejects stored per file; more are counted and summarised in one row
 MAX_REJECTS_STORED = 10_000
@@ -88,50 +92,126 @@ def file_sha256(path: Path) -> str:
 
 
 class FileSink:
-    """Receives one file's records inside its transaction."""
+    """Receives one file's records inside its transaction.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, sha: str, fmt: str, on_bytes: Callable[[int], None] | None) -> None:
+    Events are inserted as they come, tagged with the load's id; :meth:`finish` then drops
+    those whose key the store already had (in the load's time range) or that the file
+    repeats, and learns what the new rows teach (providers of hosted domains).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, sha: str, fmt: str,
+                 on_bytes: Callable[[int], None] | None, load_id: int = 0) -> None:
         self.con = con
         self.path = path
         self.sha = sha
         self.fmt = fmt
+        self.load_id = load_id
+        self.inserted = 0
         self.loaded = 0
         self.duplicate = 0
         self.rejects: list[Reject] = []
         self.reject_count = 0
+        self.unplaced = 0
         self.learned: list[tuple[str, str]] = []
         self.other_tables: dict[str, int] = {}
         self.followups: list[str] = []
         self._on_bytes = on_bytes
         self._insert = load_sql("insert_events")
-        self._dedupe = (
-            "WHERE NOT EXISTS (SELECT 1 FROM events e "
-            "WHERE e.ts BETWEEN $lo AND $hi AND e.source_key = b.source_key)"
-        )
+
+    def add_event_query(self, query: Query, relation: str, relation_sql: str, params: Mapping[str, object],
+                        frames: Mapping[str, object] | None = None, *, unit: str = "line") -> int:
+        """Insert the events of a parser's ``query`` whose input ``relation`` is
+        ``relation_sql`` (a file reader, or registered ``frames``), in one statement.
+
+        Returns the number of records refused without a known place (read straight from a
+        file); the caller finds their places and hands them to :meth:`place_rejects`.
+        """
+        sql = sqlparse.bind(query, relation, relation_sql)
+        args = {**params, **query.params}
+        frames = frames or {}
+        for name, frame in frames.items():
+            self.con.register(name, frame)
+        collector = sqlparse.RejectSink(unit)
+        sqlparse.reject_function(self.con, collector)
+        try:
+            present = sqlparse.columns_of(self.con, sql, args)
+            batch = sqlparse.accepted(conform_sql(sql, present, clean=query.clean))
+            statement = self._insert.replace("FROM batch AS b", f"FROM ({batch}) AS b")
+            # parallel insert (a third faster); keep the small reference tables as the joins' build
+            # side (DuckDB, misled by the reader's row estimate, would hash the whole file instead)
+            self.con.execute("SET preserve_insertion_order = false")
+            self.con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+            try:
+                row = _one(self.con, statement, {**args, "source": self.fmt, "source_file": str(self.path),
+                                                 "load_id": self.load_id})
+            finally:
+                self.con.execute("RESET preserve_insertion_order")
+                self.con.execute("RESET disabled_optimizers")
+            unreadable = self._reader_rejects() if scan.REJECT_TABLES[0] in relation_sql else 0
+        finally:
+            for name in frames:
+                self.con.unregister(name)
+        self.inserted += int(row[0]) if row else 0
+        self._keep(collector.rejects, collector.count - collector.unplaced)
+        self.unplaced += collector.unplaced + unreadable
+        return collector.unplaced + unreadable
+
+    def _reader_rejects(self) -> int:
+        """How many lines DuckDB's CSV reader could not read (their places come later); its
+        temporary tables are dropped (a rolled-back transaction drops them too)."""
+        row = _one(self.con, f"SELECT count(*) FROM {scan.REJECT_TABLES[0]}")
+        self.con.execute(f"DROP TABLE {scan.REJECT_TABLES[0]}; DROP TABLE {scan.REJECT_TABLES[1]}")
+        return int(row[0]) if row else 0
+
+    def place_rejects(self, rejects: list[Reject]) -> None:
+        """The refused records that :meth:`add_event_query` counted, now with their places."""
+        self.unplaced = 0
+        self.add_rejects(rejects)
+
+    def add_staged(self, stage: Stage, index: int) -> None:
+        """Insert the events of the ``index``-th file of a group parsed together
+        (:mod:`workbench.store.staging`)."""
+        statement = self._insert.replace(
+            "FROM batch AS b", f"FROM (SELECT * EXCLUDE (wb_file) FROM {staging.TABLE} WHERE wb_file = $wb_file) AS b")
+        self.con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+        try:
+            row = _one(self.con, statement, {"wb_file": index, "source": self.fmt, "source_file": str(self.path),
+                                             "load_id": self.load_id})
+        finally:
+            self.con.execute("RESET disabled_optimizers")
+        self.inserted += int(row[0]) if row else 0
+        self.unplaced += stage.refused.get(index, 0)
 
     def add_events(self, frame: pl.DataFrame) -> None:
-        total = len(frame)
-        frame = frame.unique(subset=["key"], keep="first", maintain_order=True)
-        lo, hi = frame["ts"].min(), frame["ts"].max()
-        self.con.register("batch", frame)
-        try:
-            has_relay = frame["remote_mta"].null_count() < len(frame)
-            learned = self.con.execute(load_sql("learn_provider_domains")).fetchall() if has_relay else []
-            if learned:
-                self.learned.extend((str(d), str(p)) for d, p in learned)
-            overlap = self.con.execute(
-                "SELECT 1 FROM events WHERE ts BETWEEN ? AND ? LIMIT 1", [lo, hi]
-            ).fetchone()
-            sql = self._insert.replace("-- DEDUPE", self._dedupe if overlap else "")
-            params: dict[str, object] = {"source": self.fmt, "source_file": str(self.path)}
-            if overlap:
-                params.update(lo=lo, hi=hi)
-            row = self.con.execute(sql, params).fetchone()
-        finally:
-            self.con.unregister("batch")
-        inserted = int(row[0]) if row else 0
-        self.loaded += inserted
-        self.duplicate += total - inserted
+        """Insert a frame of parsed events (:data:`~workbench.sources.events.PARSED_COLUMNS`)."""
+        if frame.is_empty():
+            return
+        self.add_event_query(Query("SELECT * FROM wb_events"), "wb_unused", "SELECT 1", {},
+                             {"wb_events": frame.to_arrow()})
+
+    def finish(self) -> None:
+        """Drop the rows of this load that were loaded before or that the file repeats; learn
+        providers from the MX hosts of the new rows."""
+        if not self.inserted:
+            return
+        lo, hi, n, keys, older, relayed = _one(self.con, load_sql("load_summary"), {"load_id": self.load_id}) or (
+            None, None, 0, 0, False, 0)
+        if n and keys < n:
+            self.con.execute(load_sql("dedupe_load_within"), {"load_id": self.load_id})
+        if older:
+            self.con.execute(load_sql("dedupe_load_older"), {"lo": lo, "hi": hi, "load_id": self.load_id})
+        row = _one(self.con, "SELECT count(*) FROM events WHERE load_id = ?", [self.load_id]) if (older or keys < n) else (keys,)
+        self.loaded = int(row[0]) if row else 0
+        self.duplicate += self.inserted - self.loaded
+        if relayed:
+            learned = self.con.execute(load_sql("learn_provider_domains"), {"load_id": self.load_id}).fetchall()
+            self.learned.extend((str(d), str(p)) for d, p in learned)
+
+    def _keep(self, rejects: list[Reject], count: int) -> None:
+        self.reject_count += count
+        room = MAX_REJECTS_STORED - len(self.rejects)
+        if room > 0:
+            self.rejects.extend(rejects[:room])
 
     def add_rows(self, table: str, frame: pl.DataFrame) -> None:
         """Insert rows of another table by column name (for sources with their own tables)."""
@@ -168,10 +248,7 @@ class FileSink:
         self.followups.extend(statements)
 
     def add_rejects(self, rejects: list[Reject]) -> None:
-        self.reject_count += len(rejects)
-        room = MAX_REJECTS_STORED - len(self.rejects)
-        if room > 0:
-            self.rejects.extend(rejects[:room])
+        self._keep(rejects, len(rejects))
 
     def progress(self, nbytes: int) -> None:
         if self._on_bytes:
@@ -179,9 +256,19 @@ class FileSink:
 
     def write_quarantine(self) -> None:
         rows = list(self.rejects)
-        if self.reject_count > len(rows):
-            rows.append(Reject("-", f"{self.reject_count - len(rows)} more rejects not stored", "", "ParseError"))
+        more = self.reject_count - len(rows)
+        if self.unplaced:  # a format that did not look for their places
+            rows.append(Reject("-", f"{self.unplaced} records refused; their places were not looked for", "", "ParseError"))
+            self.reject_count += self.unplaced
+        if more > 0:
+            rows.append(Reject("-", f"{more} more rejects not stored", "", "ParseError"))
         _quarantine(self.con, self.path, self.sha, self.fmt, rows)
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...] | None:
+    """The first row of a statement's result, the result read to its end."""
+    rows = con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    return rows[0] if rows else None
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, path: Path, sha: str | None, fmt: str | None, rejects: list[Reject]) -> None:
@@ -228,8 +315,10 @@ def load_file(
     format: str | None = None,
     options: ParseOptions | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    staged: tuple[Stage, int] | None = None,
 ) -> FileResult:
     """Load one file in one transaction; never raises for bad input (see the result).
+    ``staged``: the file is the ``i``-th of a group already parsed (:mod:`workbench.store.staging`).
 
     Raises
     ------
@@ -241,22 +330,31 @@ def load_file(
         if con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
             return FileResult(str(path), None, "skipped", message="already loaded (same content)")
         try:
-            fmt = registry.by_name(format) if format else registry.detect(path, read_head(path))
+            if staged is not None:
+                fmt = staged[0].members[staged[1]].fmt
+            else:
+                fmt = registry.by_name(format) if format else registry.detect(path, read_head(path))
         except UnknownFormat as exc:
             _quarantine(con, path, sha, None, [Reject(exc.position or "-", exc.reason, exc.excerpt or "", "UnknownFormat")])
             return FileResult(str(path), None, "failed", rows_quarantined=1, message=str(exc))
         opts = _options_for(path, options or ParseOptions())
-        sink = FileSink(con, path, sha, fmt.name, on_bytes)
         con.execute("BEGIN TRANSACTION")
         try:
-            fmt.load(path, sink, opts)
+            load_id = int((_one(con, "SELECT nextval('load_ids')") or (0,))[0])
+            sink = FileSink(con, path, sha, fmt.name, on_bytes, load_id)
+            if staged is None:
+                fmt.load(path, sink, opts)
+            else:
+                _load_staged(sink, staged, opts)
+            sink.finish()
             for statement in sink.followups:
                 con.execute(statement)
             sink.write_quarantine()
             con.execute(
-                "INSERT INTO loaded_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO loaded_files (content_sha256, path, size_bytes, format, loaded_at, rows_loaded,"
+                " rows_duplicate, rows_quarantined, load_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [sha, str(path), path.stat().st_size, fmt.name, datetime.now(UTC).replace(tzinfo=None),
-                 sink.loaded + sum(sink.other_tables.values()), sink.duplicate, sink.reject_count],
+                 sink.loaded + sum(sink.other_tables.values()), sink.duplicate, sink.reject_count, load_id],
             )
             if sink.learned:
                 domains = [d for d, _ in sink.learned]
@@ -282,6 +380,15 @@ def load_file(
             return FileResult(str(path), fmt.name, "failed", rows_quarantined=1, message=f"internal error: {detail}")
     rows = sink.loaded + sum(sink.other_tables.values())
     return FileResult(str(path), fmt.name, "loaded", rows, sink.duplicate, sink.reject_count)
+
+
+def _load_staged(sink: FileSink, staged: tuple[Stage, int], options: ParseOptions) -> None:
+    stage, index = staged
+    member = stage.members[index]
+    sink.add_staged(stage, index)
+    sink.progress(member.path.stat().st_size)
+    if sink.unplaced or index in stage.exact:
+        sink.place_rejects(sqlparse.exact_rejects(member.module, member.path, options, member.head))
 
 
 def load_paths(
@@ -313,23 +420,39 @@ def load_paths(
     total = sum(os.path.getsize(f) for f in files) or 1
     done = 0
     summary = LoadSummary()
-    for path in files:
-        size = os.path.getsize(path)
-        seen = 0
+    for group in staging.groups(files, format):
+        stage = None
+        if len(group) > 1:
+            members = [m for m in group if isinstance(m, staging.Member)]
+            with store.writer() as con:
+                try:
+                    stage = staging.stage(con, members, _options_for(members[0].path, options or ParseOptions()))
+                except (InputError, duckdb.Error):
+                    staging.drop(con)  # each file alone then: its own error, its own quarantine
+        for index, item in enumerate(group):
+            path = item.path if isinstance(item, staging.Member) else item
+            size = os.path.getsize(path)
+            seen = 0
 
-        def tick(nbytes: int, path: Path = path, size: int = size, base: int = done) -> None:
-            nonlocal seen
-            step = max(0, min(nbytes, size - seen))
-            seen += step
+            def tick(nbytes: int, path: Path = path, size: int = size, base: int = done) -> None:
+                nonlocal seen
+                step = max(0, min(nbytes, size - seen))
+                seen += step
+                if progress:
+                    progress(str(path), base + seen, total)
+
+            result = load_file(store, path, format=format, options=options, on_bytes=tick,
+                               staged=(stage, index) if stage is not None else None)
+            summary.files.append(result)
+            done += size
             if progress:
-                progress(str(path), base + seen, total)
-
-        result = load_file(store, path, format=format, options=options, on_bytes=tick)
-        summary.files.append(result)
-        done += size
-        if progress:
-            progress(str(path), done, total)
-        store.release()
+                progress(str(path), done, total)
+            if stage is None:
+                store.release()
+        if stage is not None:
+            with store.writer() as con:
+                staging.drop(con)
+            store.release()
     if any(f.status == "loaded" and f.rows_loaded for f in summary.files):
         with store.writer() as con:
             # bounces and complaints from mail find the send they answer (also those loaded earlier)

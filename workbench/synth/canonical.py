@@ -15,7 +15,7 @@ from workbench.synth.sends import UA_MPP, UA_SCANNER
 
 __all__ = ["CANONICAL_COLUMNS", "canonical_events"]
 
-#: the columns of ``events`` in table order
+#: the columns of ``events`` in table order (but ``load_id``, which only loads set: insert BY NAME)
 CANONICAL_COLUMNS = (
     "ts", "event_type", "message_id", "campaign_id", "contact_id", "recipient", "recipient_domain",
     "mailbox_provider", "sender", "sending_domain", "sending_ip", "ip_pool", "remote_mta", "bounce_class",

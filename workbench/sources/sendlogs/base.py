@@ -1,21 +1,21 @@
-"""What every send-log parser shares: options, results, and the parser protocols.
+"""What every send-log parser shares: options, results, time stamps in SQL.
 
-A parser is pure: it receives lines (or a whole document) already read and decoded by
-:mod:`workbench.sources.reader`, and returns canonical event frames plus rejects. It never
-opens a file, the store, the network or the clock.
+A parser is pure: a DuckDB query over the lines (or CSV records) of a file, which the
+loader binds to the file and tests bind to a frame (:mod:`workbench.sources.sqlparse`). It
+never opens a file, the store, the network or the clock.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 import polars as pl
 
 from workbench.sources.events import conform, empty_events
-from workbench.sources.reader import LineChunk, Reject
+from workbench.sources.reader import Reject
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class ParseOptions:
 
 @dataclass
 class Parsed:
-    """Canonical events and rejected records from one chunk or document."""
+    """Canonical events and rejected records from one batch or document."""
 
     events: pl.DataFrame = field(default_factory=empty_events)
     rejects: list[Reject] = field(default_factory=list)
@@ -58,16 +58,50 @@ class Parsed:
         return cls(conform(frame, clean=clean) if len(frame) else empty_events(), rejects or [])
 
 
-class LineParser(Protocol):
-    """Parses a stream of line chunks, keeping whatever state spans chunks."""
+def quote_ident(name: str) -> str:
+    """A SQL identifier for any column name."""
+    return '"' + name.replace('"', '""') + '"'
 
-    def feed(self, chunk: LineChunk) -> Parsed:
-        """Parse a chunk of whole lines."""
-        ...
 
-    def finish(self) -> Parsed:
-        """Emit what the state still holds once the stream has ended."""
-        ...
+# strptime formats tried on a file's first time stamp; the one that fits is used for every
+# row, and rows it does not fit fall back to the general parse (:func:`general_ts_sql`)
+_FORMATS = [
+    (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", "%Y-%m-%dT%H:%M:%S.%fZ", False),
+    (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "%Y-%m-%dT%H:%M:%SZ", False),
+    (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:?\d\d", "%Y-%m-%dT%H:%M:%S.%f%z", True),
+    (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:?\d\d", "%Y-%m-%dT%H:%M:%S%z", True),
+    (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:?\d\d", "%Y-%m-%d %H:%M:%S%z", True),
+    (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "%Y-%m-%d %H:%M:%S", False),
+    (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", "%Y-%m-%dT%H:%M:%S", False),
+]
+
+
+def general_ts_sql(col: str) -> str:
+    """SQL: a UTC timestamp from text holding epoch seconds (possibly fractional) or ISO 8601
+    (``T`` or space, optional fraction, ``Z`` / ``+hh:mm`` / ``+hhmm`` / no zone: UTC)."""
+    t = f"trim({col})"
+    return (
+        f"CASE WHEN TRY_CAST({t} AS DOUBLE) IS NOT NULL "
+        f"THEN make_timestamp(TRY_CAST(TRY_CAST({t} AS DOUBLE) * 1000000 AS BIGINT)) "
+        f"WHEN regexp_matches({t}, '(Z|[+-]\\d\\d:?\\d\\d)$') "
+        f"THEN make_timestamp(epoch_us(TRY_CAST({t} AS TIMESTAMPTZ))) "
+        f"ELSE TRY_CAST({t} AS TIMESTAMP) END"
+    )
+
+
+def ts_sql(col: str, sample: str | None) -> str:
+    """SQL: the timestamp in ``col``, parsed with the one format that fits ``sample`` (the
+    file's first value) and, for rows it does not fit, with :func:`general_ts_sql`."""
+    general = general_ts_sql(col)
+    sample = (sample or "").strip()
+    if re.fullmatch(r"\d{9,10}(\.\d+)?", sample):
+        return f"coalesce(make_timestamp(TRY_CAST(TRY_CAST({col} AS DOUBLE) * 1000000 AS BIGINT)), {general})"
+    for pattern, fmt, zoned in _FORMATS:
+        if re.fullmatch(pattern, sample):
+            fast = f"try_strptime({col}, '{fmt}')"
+            fast = f"make_timestamp(epoch_us({fast}))" if zoned else fast
+            return f"coalesce({fast}, {general})"
+    return general
 
 
 def reject_rows(rows: pl.DataFrame, reason: str) -> list[Reject]:
@@ -76,20 +110,3 @@ def reject_rows(rows: pl.DataFrame, reason: str) -> list[Reject]:
         Reject(f"line {n}", reason, (line or "")[:200])
         for n, line in rows.select("line_no", "line").head(10_000).iter_rows()
     ]
-
-
-def epoch_or_iso(col: pl.Expr) -> pl.Expr:
-    """A UTC timestamp from text holding epoch seconds (possibly fractional) or ISO 8601."""
-    text = col.cast(pl.Utf8).str.strip_chars()
-    numeric = text.cast(pl.Float64, strict=False)
-    iso = (
-        text.str.replace(r"^(\d{4}-\d\d-\d\d) ", "${1}T")
-        .str.replace(r"([+-]\d\d)(\d\d)$", "${1}:${2}")
-        .str.replace(r"Z$", "+00:00")
-        .str.replace(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)$", "${1}+00:00")
-        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
-        .dt.convert_time_zone("UTC")
-        .dt.replace_time_zone(None)
-    )
-    from_epoch = (numeric * 1_000_000).cast(pl.Int64, strict=False).cast(pl.Datetime("us"))
-    return pl.when(numeric.is_not_null()).then(from_epoch).otherwise(iso)

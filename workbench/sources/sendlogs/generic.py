@@ -6,27 +6,33 @@ loads as is. Any other file loads with a column mapping, canonical name -> the f
 column, e.g. ``{"ts": "timestamp", "event_type": "status", "recipient": "email"}``, and
 optionally an ``event_map`` from the file's values to canonical event types
 (``{"sent": "injected", "open": "opened"}``). An ``event_id`` column, when mapped or
-present, identifies each record; otherwise the record's text does.
+present, identifies each record; otherwise the record's content does (every field).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
-import polars as pl
+import pyarrow as pa
 
-from workbench.sources.csvchunks import CsvChunks
+from workbench.errors import ParseError
 from workbench.sources.events import EVENT_TYPES, PARSED_COLUMNS
-from workbench.sources.jsonengine import JsonEngine, rejects_from, structure
-from workbench.sources.reader import LineChunk, Reject
-from workbench.sources.sendlogs.base import Parsed, ParseOptions, epoch_or_iso, reject_rows
+from workbench.sources.jsonengine import structure
+from workbench.sources.sendlogs.base import general_ts_sql, quote_ident, ts_sql
+from workbench.sources.sqlparse import Head, Query
 
 NAME = "generic"
 DESCRIPTION = "CSV / JSON lines / Parquet in the canonical columns, or with a column mapping"
+INPUT = "auto"
+#: each record parses on its own (small files may be parsed in groups)
+ROW_LOCAL = True
 
 CANONICAL = [c for c in PARSED_COLUMNS if c != "key"]
-_TRUE = ["true", "t", "1", "yes", "y"]
+_TRUE = ("true", "t", "1", "yes", "y")
+#: a Parquet file as the ``records`` relation (typed columns, rows numbered from 1)
+PARQUET_RELATION = "SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line_no, NULL::VARCHAR AS _line FROM read_parquet($wb_path, file_row_number = true)"
 
 
 def sniff(head: str) -> bool:
@@ -39,121 +45,131 @@ def sniff(head: str) -> bool:
     return "ts" in names and "event_type" in names
 
 
-class Parser:
-    """Canonical or mapped event records, from line chunks (CSV / JSON lines) or frames."""
+def input_of(text: str) -> str:
+    """``"lines"`` for JSON lines, ``"records"`` for CSV."""
+    return "lines" if text.lstrip().startswith("{") else "records"
 
-    def __init__(self, options: ParseOptions | None = None) -> None:
-        self.options = options or ParseOptions()
-        self.mapping: dict[str, str] = dict(self.options.mapping or {})
-        self.event_map = {k.lower(): v for k, v in (self.options.event_map or {}).items()}
-        self.csv = CsvChunks()
-        self.kind: str | None = None
-        self.engine: JsonEngine | None = None
 
-    # -- inputs -----------------------------------------------------------------------
+def parquet_head(schema: pa.Schema) -> Head:
+    """The head of a Parquet file: its columns and their DuckDB types."""
+    types = {f.name: _duck_type(f.type) for f in schema}
+    return Head("", "records", tuple(types), types)
 
-    def feed(self, chunk: LineChunk) -> Parsed:
-        if chunk.lines.is_empty():
-            return Parsed()
-        if self.kind is None:
-            self.kind = "jsonl" if chunk.lines["line"][0].lstrip().startswith("{") else "csv"
-        if self.kind == "csv":
-            frame, rejects = self.csv.read(chunk)
-            if frame.is_empty():
-                return Parsed(rejects=rejects)
-            return self._events(frame, rejects)
-        return self._jsonl(chunk.lines)
 
-    def feed_frame(self, frame: pl.DataFrame, first_row: int) -> Parsed:
-        """Records from a columnar batch (Parquet); ``first_row`` numbers them from 1."""
-        numbers = pl.int_range(first_row, first_row + len(frame), eager=True, dtype=pl.Int64)
-        return self._events(frame.with_columns(_line_no=numbers), [], unit="row")
+def _duck_type(t: pa.DataType) -> str:
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "NUMBER"
+    if pa.types.is_date(t):
+        return "DATE"
+    return "VARCHAR"
 
-    def finish(self) -> Parsed:
-        return Parsed()
 
-    # -- mapping ----------------------------------------------------------------------
+def _sources(mapping: Mapping[str, str], columns: tuple[str, ...]) -> dict[str, str]:
+    """Canonical name (and ``event_id``) -> the column holding it."""
+    out = {}
+    for name in [*CANONICAL, "event_id"]:
+        src = mapping.get(name, name)
+        if src in columns:
+            out[name] = src
+    return out
 
-    def _source_of(self, name: str, columns: list[str]) -> str | None:
-        if name in self.mapping:
-            return self.mapping[name] if self.mapping[name] in columns else None
-        return name if name in columns else None
 
-    def _jsonl(self, lines: pl.DataFrame) -> Parsed:
-        if self.engine is None:
-            self.engine = JsonEngine()
-        wanted = {**{c: c for c in [*CANONICAL, "event_id"]}, **self.mapping}
-        paths = {src for src in wanted.values()}
-        spec = {p: "VARCHAR" for p in paths if "." not in p}
-        dotted = [p for p in paths if "." in p]
-        extra = "".join(
-            f", json_extract_string(line, '$.{p}') AS \"{p}\"" for p in dotted if re.fullmatch(r"[\w.]+", p)
-        )
-        sql = (
-            f"SELECT line_no AS _line_no, line AS _line, j.*{extra} FROM ("
-            f"SELECT line_no, line, try(json_transform(line, {structure(spec)})) AS j FROM chunk)"
-        )
-        rows = self.engine.run(sql, chunk=lines)
-        rows = rows.unnest("j") if "j" in rows.columns else rows
-        broken = rows.filter(pl.all_horizontal(pl.col(c).is_null() for c in spec))
-        rejects = rejects_from(broken.select(line_no="_line_no", line="_line"), "not a JSON object")
-        rows = rows.filter(~pl.all_horizontal(pl.col(c).is_null() for c in spec))
-        return self._events(rows, rejects)
+def _value(name: str, src: str, types: Mapping[str, str], options: Any, sample: str | None) -> str:
+    col = quote_ident(src)
+    kind = types.get(src, "VARCHAR")
+    if name == "ts":
+        if kind == "TIMESTAMP":
+            return col
+        if kind == "TIMESTAMPTZ":
+            return f"make_timestamp(epoch_us({col}))"
+        if kind == "DATE":
+            return f"{col}::TIMESTAMP"
+        text = f"{col}::VARCHAR"
+        if options.ts_format:
+            parsed = f"try_strptime({text}, $wb_ts_format)"
+            return f"make_timestamp(epoch_us({parsed}))" if "%z" in options.ts_format or "%Z" in options.ts_format else parsed
+        return ts_sql(text, sample) if kind == "VARCHAR" else general_ts_sql(text)
+    if name == "event_type":
+        event = f"lower(trim({col}::VARCHAR))"
+        return f"coalesce(MAP($wb_event_from, $wb_event_to)[{event}], {event})" if options.event_map else event
+    if name == "is_machine":
+        return col if kind == "BOOLEAN" else f"lower({col}::VARCHAR) IN {_TRUE}"
+    if name == "smtp_code":
+        return f"TRY_CAST(TRY_CAST(trim({col}::VARCHAR) AS DOUBLE) AS SMALLINT)"
+    return f"{col}::VARCHAR"
 
-    def _events(self, frame: pl.DataFrame, rejects: list[Reject], unit: str = "line") -> Parsed:
-        columns = frame.columns
-        missing = [c for c in ("ts", "event_type") if self._source_of(c, columns) is None]
+
+def query(options: Any, head: Head) -> Query:
+    """The parser: canonical or mapped events of CSV ``records`` / Parquet rows, or of JSON
+    ``lines``.
+
+    Raises
+    ------
+    ParseError
+        A CSV or Parquet file has no column for ``ts`` or ``event_type``.
+    """
+    mapping = dict(options.mapping or {})
+    params: dict[str, object] = {}
+    if options.ts_format:
+        params["wb_ts_format"] = options.ts_format
+    if options.event_map:
+        pairs = {k.lower(): v for k, v in options.event_map.items()}
+        params.update(wb_event_from=list(pairs), wb_event_to=list(pairs.values()))
+    if head.kind == "lines":
+        rows, columns, types = _json_rows(mapping)
+        sample = None
+        excerpt = "_line"
+        record = "_line"
+    else:
+        rows, columns, types = "SELECT * FROM records", head.columns, head.types
+        missing = [c for c in ("ts", "event_type") if mapping.get(c, c) not in columns]
         if missing:
-            from workbench.errors import ParseError
-
             raise ParseError(
-                self.options.source,
-                None,
+                options.source, None,
                 f"no column for {', '.join(missing)}; pass a mapping "
                 f"(e.g. --map ts=timestamp --map event_type=event); the file has: {', '.join(columns[:30])}",
             )
-        selected = []
-        for name in [*CANONICAL, "event_id"]:
-            src = self._source_of(name, columns)
-            if src is not None:
-                selected.append(pl.col(src).alias(name))
-        out = frame.select(pl.col("_line_no"), *selected, *([pl.col("_line")] if "_line" in columns else []))
-        event = pl.col("event_type").cast(pl.Utf8).str.strip_chars().str.to_lowercase()
-        if self.event_map:
-            event = event.replace(self.event_map)
-        ts = pl.col("ts")
-        if out.schema["ts"] == pl.Utf8:
-            ts = ts.str.to_datetime(self.options.ts_format, strict=False, time_unit="us") if self.options.ts_format else epoch_or_iso(ts)
-        elif isinstance(out.schema["ts"], pl.Datetime):
-            zone = out.schema["ts"].time_zone  # type: ignore[union-attr]
-            ts = ts.dt.convert_time_zone("UTC").dt.replace_time_zone(None) if zone else ts
-        else:
-            ts = epoch_or_iso(ts.cast(pl.Utf8))
-        out = out.with_columns(event_type=event, ts=ts.cast(pl.Datetime("us")))
-        if "is_machine" in out.columns and out.schema["is_machine"] != pl.Boolean:
-            out = out.with_columns(is_machine=pl.col("is_machine").cast(pl.Utf8).str.to_lowercase().is_in(_TRUE))
-        if "smtp_code" in out.columns:
-            out = out.with_columns(smtp_code=pl.col("smtp_code").cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False).cast(pl.Int16, strict=False))
-        bad = out.filter(~pl.col("event_type").is_in(EVENT_TYPES) | pl.col("ts").is_null())
-        if len(bad):
-            line_col = pl.col("_line") if "_line" in out.columns else pl.concat_str(pl.all().exclude("_line_no").cast(pl.Utf8), separator=",", ignore_nulls=True)
-            rejects = [*rejects, *[
-                r.__class__(r.position.replace("line", unit), r.reason, r.excerpt)
-                for r in reject_rows(bad.select(line_no="_line_no", line=line_col), "unknown event type or unreadable time stamp")
-            ]]
-        out = out.filter(pl.col("event_type").is_in(EVENT_TYPES) & pl.col("ts").is_not_null())
-        if "event_id" in out.columns:
-            key = pl.concat_str([pl.lit("id:"), pl.col("event_id").cast(pl.Utf8)])
-        elif "_line" in out.columns:
-            key = pl.col("_line")
-        else:
-            key = pl.concat_str([pl.col(c).cast(pl.Utf8) for c in out.columns if c != "_line_no"], separator="\x1f", ignore_nulls=False).fill_null(
-                pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in out.columns if c != "_line_no"], separator="\x1f")
-            )
-        out = out.with_columns(key=key)
-        return Parsed.of(out, rejects, clean=_is_clean(self.mapping))
+        first = head.first_record()
+        ts_src = mapping.get("ts", "ts")
+        sample = first[columns.index(ts_src)] if ts_src in columns and len(first) == len(columns) else None
+        fields = ", chr(31), ".join(f"{quote_ident(c)}::VARCHAR" for c in columns)  # concat: NULL as ''
+        record = f"concat({fields})"
+        excerpt = f"coalesce(_line, concat_ws(',', {', '.join(quote_ident(c) + '::VARCHAR' for c in columns)}))"
+    sources = _sources(mapping, tuple(columns))
+    values = [f"{_value(n, s, types, options, sample)} AS wb_{n}" for n, s in sources.items() if n != "event_id"]
+    key = f"'id:' || {quote_ident(sources['event_id'])}::VARCHAR" if "event_id" in sources else record
+    events = "(" + ", ".join(f"'{e}'" for e in EVENT_TYPES) + ")"
+    broken = "WHEN NOT json_ok THEN 'not a JSON object' " if head.kind == "lines" else ""
+    # the excerpt of a refused record is built only for it (a record's text is not kept)
+    sql = f"""
+WITH rec AS ({rows}), val AS (
+    SELECT *, {', '.join(values)}, {key} AS key FROM rec
+), checked AS (
+    SELECT *, CASE {broken}WHEN wb_event_type IS NULL OR wb_event_type NOT IN {events} OR wb_ts IS NULL
+                   THEN 'unknown event type or unreadable time stamp' END AS reject
+    FROM val
+)
+SELECT _line_no AS line_no, CASE WHEN reject IS NOT NULL THEN {excerpt} END AS line, reject, key,
+       {', '.join(f"wb_{n} AS {n}" for n in sources if n != "event_id")}
+FROM checked
+"""
+    return Query(sql, params, clean=not mapping)
 
 
-def _is_clean(mapping: Mapping[str, str]) -> bool:
-    """Canonical files carry bare lower-case addresses; mapped files get normalised."""
-    return not mapping
+def _json_rows(mapping: Mapping[str, str]) -> tuple[str, tuple[str, ...], dict[str, str]]:
+    """JSON lines as records: each wanted field (canonical names, ``event_id``, mapped paths)."""
+    wanted = {**{c: c for c in [*CANONICAL, "event_id"]}, **mapping}
+    paths = sorted(set(wanted.values()))
+    plain = [p for p in paths if "." not in p]
+    dotted = [p for p in paths if "." in p and re.fullmatch(r"[\w.]+", p)]
+    spec = structure({p: "VARCHAR" for p in plain})
+    extra = "".join(f", try(json_extract_string(_line, '$.{p}')) AS {quote_ident(p)}" for p in dotted)
+    rows = (
+        f"SELECT _line_no, _line, j.*{extra}, j IS NOT NULL AS json_ok FROM ("
+        f"SELECT line_no AS _line_no, line AS _line, try(json_transform(line, {spec})) AS j FROM lines) _j"
+    )
+    return rows, (*plain, *dotted), {}

@@ -13,17 +13,18 @@ logged headers (``log_parameters { headers = {...} }``), ``meta`` or the queue n
 from __future__ import annotations
 
 import re
+from typing import Any
 
-import polars as pl
-
-from workbench.sources.jsonengine import JsonEngine, rejects_from, structure
-from workbench.sources.reader import LineChunk
-from workbench.sources.sendlogs.base import Parsed, ParseOptions, epoch_or_iso
+from workbench.sources.sendlogs.base import quote_ident, ts_sql
+from workbench.sources.sqlparse import Head, Query
 
 NAME = "kumomta"
 DESCRIPTION = "KumoMTA JSON log records (one per line, plain, .gz or .zst)"
+INPUT = "json"
+#: each record parses on its own (small files may be parsed in groups)
+ROW_LOCAL = True
 
-_FIELDS = {
+FIELDS = _FIELDS = {
     "type": "VARCHAR", "id": "VARCHAR", "sender": "VARCHAR", "recipient": "JSON", "queue": "VARCHAR",
     "site": "VARCHAR", "size": "BIGINT", "timestamp": "VARCHAR", "created": "VARCHAR", "num_attempts": "INTEGER",
     "response": {
@@ -53,18 +54,31 @@ _CLASSIFICATION = {
     "TransientFailure": ("soft", None), "Uncategorized": (None, None),
 }
 
+def _case(column: str, mapping: dict[str, str]) -> str:
+    return f"CASE {column} " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items()) + " END"
+
+
+_STRUCT = "{" + ", ".join(f"'{k}': {quote_ident(k)}" for k in _FIELDS) + "}"
+_FAILED = ('Bounce', 'TransientFailure', 'Expiration', 'AdminBounce', 'OOB', 'Rejection')
+_ENHANCED = "j.response.enhanced_code.class || '.' || j.response.enhanced_code.subject || '.' || j.response.enhanced_code.detail"
+
 _SQL = f"""
 WITH parsed AS (
-    SELECT line_no, line, try(json_transform(line, {structure(_FIELDS)})) AS j FROM chunk
-), rcpt AS (
-    SELECT *, CASE json_type(j.recipient)
-                WHEN 'ARRAY' THEN from_json(j.recipient, '["VARCHAR"]')
-                ELSE [json_extract_string(j.recipient, '$')] END AS rcpts
-    FROM parsed
+    SELECT _line_no AS line_no, _line AS line, {_STRUCT} AS j FROM records
+), typed AS (
+    SELECT *, {{ts}} AS ts FROM parsed
+), refused AS (
+    SELECT *,
+        CASE WHEN j.type IS NULL OR ts IS NULL THEN 'not a KumoMTA log record (malformed JSON, or no type / timestamp)'
+             WHEN j.type IN {_IGNORED} THEN ''
+             WHEN j.type NOT IN {tuple(_EVENTS)} THEN 'unknown KumoMTA record type' END AS reject,
+        CASE WHEN json_type(j.recipient) = 'ARRAY' THEN from_json(j.recipient, '["VARCHAR"]')
+             ELSE [json_extract_string(j.recipient, '$')] END AS rcpts
+    FROM typed
 )
 SELECT
-    line_no, line, j.type AS raw_event,
-    coalesce(j.timestamp, j.created) AS ts_text,
+    line_no, line, reject, ts,
+    {_case("j.type", _EVENTS)} AS event_type,
     CASE WHEN j.type = 'Feedback' THEN coalesce(json_extract_string(j.feedback_report, '$.original_rcpt_to'), r)
          ELSE r END AS recipient,
     j.sender AS sender,
@@ -76,27 +90,31 @@ SELECT
              CASE WHEN contains(j.queue, ':') THEN split_part(j.queue, ':', 1) END) AS campaign_id,
     json_extract_string(j.meta, '$.contact_id') AS contact_id,
     CASE WHEN j.type NOT IN ('Reception', 'Feedback') THEN j.response.code END AS smtp_code,
-    CASE WHEN j.response.enhanced_code.class IS NOT NULL THEN
-        j.response.enhanced_code.class || '.' || j.response.enhanced_code.subject || '.' || j.response.enhanced_code.detail
-    END AS enhanced_status,
+    CASE WHEN j.response.enhanced_code.class IS NOT NULL THEN {_ENHANCED} END AS enhanced_status,
     CASE WHEN j.type IN ('Reception', 'Feedback') THEN NULL
          WHEN j.response.code IS NOT NULL AND coalesce(j.response.content, '') <> '' THEN
         j.response.code::VARCHAR || ' ' ||
-        CASE WHEN j.response.enhanced_code.class IS NOT NULL THEN
-            j.response.enhanced_code.class || '.' || j.response.enhanced_code.subject || '.' || j.response.enhanced_code.detail || ' '
-        ELSE '' END || coalesce(j.response.content, '')
+        CASE WHEN j.response.enhanced_code.class IS NOT NULL THEN {_ENHANCED} || ' ' ELSE '' END
+        || coalesce(j.response.content, '')
     ELSE j.response.content END AS diagnostic,
-    rtrim(j.peer_address.name, '.') AS remote_mta,
+    CASE WHEN j.type = 'Reception' THEN NULL ELSE rtrim(j.peer_address.name, '.') END AS remote_mta,
     j.egress_pool AS ip_pool,
     j.egress_source AS mta_instance,
-    regexp_extract(coalesce(json_extract_string(j.feedback_report, '$.source_ip'),
-                            json_extract_string(j.source_address, '$.address'),
-                            json_extract_string(j.source_address, '$')), '^\\[?([0-9a-fA-F.:]+?)\\]?(:\\d+)?$', 1) AS source_ip,
-    j.bounce_classification AS classification,
-    json_extract_string(j.feedback_report, '$.feedback_type') AS feedback_type,
-    json_extract_string(j.feedback_report, '$.user_agent') AS feedback_agent,
-    line || '|' || coalesce(r, '') AS key
-FROM rcpt LEFT JOIN LATERAL (SELECT unnest(rcpts) AS r) ON true
+    nullif(regexp_extract(coalesce(json_extract_string(j.feedback_report, '$.source_ip'),
+                                   json_extract_string(j.source_address, '$.address'),
+                                   json_extract_string(j.source_address, '$')),
+                          '^\\[?([0-9a-fA-F.:]+?)\\]?(:\\d+)?$', 1), '') AS sending_ip,
+    CASE WHEN j.type = 'Expiration' THEN 'soft'
+         WHEN j.type IN ('AdminBounce', 'Rejection') THEN 'admin'
+         WHEN j.type IN {_FAILED} THEN {_case("j.bounce_classification", {k: v[0] for k, v in _CLASSIFICATION.items() if v[0]})}
+    END AS bounce_class,
+    CASE WHEN j.type = 'Expiration' THEN 'expired'
+         WHEN j.type IN {_FAILED} THEN {_case("j.bounce_classification", {k: v[1] for k, v in _CLASSIFICATION.items() if v[1]})}
+    END AS bounce_reason,
+    json_extract_string(j.feedback_report, '$.user_agent') AS user_agent,
+    concat_ws('|', j.type, j.id, coalesce(j.timestamp, j.created), j.num_attempts::VARCHAR, j.queue, j.response.code::VARCHAR,
+              j.response.content, j.feedback_report::VARCHAR) || '|' || coalesce(r, '') AS key
+FROM refused LEFT JOIN LATERAL (SELECT unnest(CASE WHEN reject IS NULL THEN rcpts END) AS r) ON true
 """
 
 
@@ -109,39 +127,8 @@ def sniff(head: str) -> bool:
     )
 
 
-class Parser:
-    """KumoMTA records, line by line."""
-
-    def __init__(self, options: ParseOptions | None = None) -> None:
-        self.options = options or ParseOptions()
-        self.engine = JsonEngine()
-
-    def feed(self, chunk: LineChunk) -> Parsed:
-        return self._records(chunk.lines, "line")
-
-    def _records(self, chunk: pl.DataFrame, unit: str) -> Parsed:
-        rows = self.engine.run(_SQL, chunk=chunk).with_columns(ts=epoch_or_iso(pl.col("ts_text")))
-        bad = rows.filter(pl.col("raw_event").is_null() | pl.col("ts").is_null()).unique("line_no", maintain_order=True)
-        rejects = rejects_from(bad, "not a KumoMTA log record (malformed JSON, or no type / timestamp)", unit)
-        rows = rows.filter(pl.col("raw_event").is_not_null() & pl.col("ts").is_not_null() & ~pl.col("raw_event").is_in(_IGNORED))
-        unknown = rows.filter(~pl.col("raw_event").is_in(list(_EVENTS))).unique("line_no", maintain_order=True)
-        rejects += rejects_from(unknown, "unknown KumoMTA record type", unit)
-        rows = rows.filter(pl.col("raw_event").is_in(list(_EVENTS)))
-        klass = pl.col("classification").replace_strict({k: v[0] for k, v in _CLASSIFICATION.items()}, default=None)
-        reason = pl.col("classification").replace_strict({k: v[1] for k, v in _CLASSIFICATION.items()}, default=None)
-        failed = pl.col("raw_event").is_in(["Bounce", "TransientFailure", "Expiration", "AdminBounce", "OOB", "Rejection"])
-        events = rows.with_columns(
-            event_type=pl.col("raw_event").replace_strict(_EVENTS),
-            sending_ip=pl.col("source_ip").replace("", None),
-            bounce_class=pl.when(pl.col("raw_event") == "Expiration").then(pl.lit("soft"))
-            .when(pl.col("raw_event").is_in(["AdminBounce", "Rejection"])).then(pl.lit("admin"))
-            .when(failed).then(klass).otherwise(None),
-            bounce_reason=pl.when(pl.col("raw_event") == "Expiration").then(pl.lit("expired"))
-            .when(failed).then(reason).otherwise(None),
-            user_agent=pl.col("feedback_agent"),
-            remote_mta=pl.when(pl.col("raw_event") == "Reception").then(None).otherwise(pl.col("remote_mta")),
-        )
-        return Parsed.of(events, rejects)
-
-    def finish(self) -> Parsed:
-        return Parsed()
+def query(options: Any, head: Head) -> Query:
+    """The parser: KumoMTA log ``records`` (the JSON fields of :data:`FIELDS`); a record is
+    known by its type, message id, time, attempt, queue and response (and recipient)."""
+    sample = re.search(r'"timestamp"\s*:\s*"?([^",}]+)', head.text)
+    return Query(_SQL.replace("{ts}", ts_sql("coalesce(j.timestamp, j.created)", sample.group(1) if sample else None)))

@@ -13,15 +13,17 @@ Times may be UNIX ``time_t`` or formatted (``2026-11-27 08:43:05+0000``).
 from __future__ import annotations
 
 import re
+from typing import Any
 
-import polars as pl
-
-from workbench.sources.csvchunks import CsvChunks
-from workbench.sources.reader import LineChunk
-from workbench.sources.sendlogs.base import Parsed, ParseOptions, epoch_or_iso, reject_rows
+from workbench.sources.sendlogs.base import quote_ident, ts_sql
+from workbench.sources.sqlparse import Head, Query
 
 NAME = "pmta"
 DESCRIPTION = "PowerMTA accounting CSV (header-driven, any record-fields)"
+INPUT = "records"
+#: each record parses on its own (small files may be parsed in groups)
+ROW_LOCAL = True
+LOWER_HEADER = True
 
 _TYPES = {
     "r": "injected", "d": "delivered", "t": "deferred", "b": "bounced", "rb": "bounced", "f": "complained",
@@ -49,64 +51,55 @@ def sniff(head: str) -> bool:
     return bool(names) and names[0] == "type" and "timelogged" in names and ("rcpt" in names or "orig" in names)
 
 
-def _col(frame: pl.DataFrame, *names: str) -> pl.Expr:
-    for name in names:
-        if name in frame.columns:
-            return pl.col(name).str.strip_chars().replace("", None)
-    return pl.lit(None, dtype=pl.Utf8)
+def _case(column: str, mapping: dict[str, str | None]) -> str:
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items() if v is not None)
+    return f"CASE {column} {whens} END"
 
 
-class Parser:
-    """PowerMTA accounting records, chunk by chunk (the header comes with the first)."""
+def query(options: Any, head: Head) -> Query:
+    """The parser: PowerMTA accounting ``records`` (fields by lower-cased header name)."""
+    columns = head.columns
 
-    def __init__(self, options: ParseOptions | None = None) -> None:
-        self.options = options or ParseOptions()
-        self.csv = CsvChunks(lower_names=True)
+    def col(*names: str) -> str:
+        for name in names:
+            if name in columns:
+                return f"nullif(trim({quote_ident(name)}), '')"
+        return "NULL::VARCHAR"
 
-    def feed(self, chunk: LineChunk) -> Parsed:
-        frame, rejects = self.csv.read(chunk)
-        if frame.is_empty():
-            return Parsed(rejects=rejects)
-        f = frame
-        rows = f.select(
-            "_line_no",
-            "_line",
-            raw_type=_col(f, "type").str.to_lowercase(),
-            ts=epoch_or_iso(_col(f, "timelogged")),
-            sender=_col(f, "orig"),
-            recipient=_col(f, "rcpt"),
-            enhanced_status=_col(f, "dsnstatus").str.extract(r"^(\d\.\d{1,3}\.\d{1,3})"),
-            diagnostic=_col(f, "dsndiag").str.replace(r"^smtp;\s*", ""),
-            remote_mta=_col(f, "dsnmta").str.extract(r"^([^\s(]+)"),
-            category=_col(f, "bouncecat").str.to_lowercase(),
-            sending_ip=_col(f, "dlvsourceip"),
-            mta_instance=_col(f, "vmta"),
-            ip_pool=_col(f, "vmtapool"),
-            campaign_id=pl.coalesce(_col(f, "header_x-campaign-id"), _col(f, "jobid"), _col(f, "header_x-job")),
-            message_id=_col(f, "header_message-id").str.strip_chars("<> "),
-            user_agent=_col(f, "useragent"),
-            feedback_type=_col(f, "feedbacktype"),
-        )
-        rows = rows.filter(~pl.col("raw_type").is_in(_IGNORED))
-        bad = rows.filter(~pl.col("raw_type").is_in(list(_TYPES)) | pl.col("ts").is_null())
-        rejects += reject_rows(
-            bad.select(line_no="_line_no", line="_line"),
-            "not a PowerMTA accounting record (unknown type or unreadable timeLogged)",
-        )
-        rows = rows.filter(pl.col("raw_type").is_in(list(_TYPES)) & pl.col("ts").is_not_null())
-        klass = pl.col("category").replace_strict({k: v[0] for k, v in _CATEGORIES.items()}, default=None)
-        reason = pl.col("category").replace_strict({k: v[1] for k, v in _CATEGORIES.items()}, default=None)
-        failed = pl.col("raw_type").is_in(["b", "rb", "t", "bounce", "transient", "remote-bounce"])
-        events = rows.with_columns(
-            event_type=pl.col("raw_type").replace_strict(_TYPES),
-            bounce_class=pl.when(failed).then(klass),
-            bounce_reason=pl.when(failed).then(reason),
-            key=pl.col("_line"),
-        )
-        return Parsed.of(events, rejects)
-
-    def finish(self) -> Parsed:
-        return Parsed()
+    first = head.first_record()
+    sample = first[columns.index("timelogged")] if "timelogged" in columns and len(first) == len(columns) else None
+    fields = ", ".join(f"coalesce({quote_ident(c)}, '')" for c in columns)
+    failed = "('b', 'rb', 't', 'bounce', 'transient', 'remote-bounce')"
+    sql = f"""
+WITH rec AS (
+    SELECT _line_no, coalesce(_line, concat_ws(',', {fields})) AS line, concat_ws(chr(31), {fields}) AS key,
+        lower({col("type")}) AS raw_type, {col("timelogged")} AS ts_text, {col("bouncecat")} AS category, *
+    FROM records
+), typed AS (
+    SELECT *, {ts_sql("ts_text", sample)} AS ts FROM rec
+)
+SELECT
+    _line_no AS line_no, line, key, ts,
+    CASE WHEN raw_type IN {_IGNORED} THEN ''
+         WHEN raw_type IS NULL OR raw_type NOT IN {tuple(_TYPES)} OR ts IS NULL
+         THEN 'not a PowerMTA accounting record (unknown type or unreadable timeLogged)' END AS reject,
+    {_case("raw_type", _TYPES)} AS event_type,
+    {col("orig")} AS sender,
+    {col("rcpt")} AS recipient,
+    nullif(regexp_extract({col("dsnstatus")}, '^(\\d\\.\\d{{1,3}}\\.\\d{{1,3}})', 1), '') AS enhanced_status,
+    regexp_replace({col("dsndiag")}, '^smtp;\\s*', '') AS diagnostic,
+    nullif(regexp_extract({col("dsnmta")}, '^([^\\s(]+)', 1), '') AS remote_mta,
+    {col("dlvsourceip")} AS sending_ip,
+    {col("vmta")} AS mta_instance,
+    {col("vmtapool")} AS ip_pool,
+    coalesce({col("header_x-campaign-id")}, {col("jobid")}, {col("header_x-job")}) AS campaign_id,
+    trim({col("header_message-id")}, '<> ') AS message_id,
+    {col("useragent")} AS user_agent,
+    CASE WHEN raw_type IN {failed} THEN {_case("lower(category)", {k: v[0] for k, v in _CATEGORIES.items()})} END AS bounce_class,
+    CASE WHEN raw_type IN {failed} THEN {_case("lower(category)", {k: v[1] for k, v in _CATEGORIES.items()})} END AS bounce_reason
+FROM typed
+"""
+    return Query(sql)
 
 
 def header_pattern() -> re.Pattern[str]:

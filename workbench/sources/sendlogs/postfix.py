@@ -10,31 +10,34 @@ Reads the lines Postfix's daemons write through syslog, in the traditional
 - ``smtp`` / ``lmtp`` / ``local`` / ``virtual`` / ``error``:
   ``QUEUEID: to=<rcpt>, relay=host[ip]:port, delay=…, dsn=X.Y.Z, status=sent|deferred|bounced (reply)``
 - ``qmgr``: ``QUEUEID: from=<sender>, status=expired, returned to sender``
-- ``qmgr``: ``QUEUEID: removed``
 
 Each status line becomes a delivered / deferred / bounced event; the first attempt of a
 recipient also yields an ``injected`` event at the time ``cleanup`` enqueued the message
 (logged once per message, unlike ``qmgr``'s line, which repeats at every retry); a message
-enqueued before the file began was injected in an earlier file. The multi-instance syslog name (``postfix-news1/smtp``) is kept as ``mta_instance`` so
-that the store can map it to the sending IP. Other lines are ignored; a line that looks
-like a status line but cannot be read is rejected.
+enqueued before the file began was injected in an earlier file. An expired message bounces
+every recipient whose last attempt was deferred. The multi-instance syslog name
+(``postfix-news1/smtp``) is kept as ``mta_instance`` so that the store can map it to the
+sending IP. Other lines are ignored; a line that looks like a status line but cannot be read
+(no time stamp or queue id) is rejected.
+
+The parser is one query over the file's lines: one scan splits the relevant lines into
+words (no backtracking regular expressions), keeps the few fields each kind of line gives,
+and joins status lines to their message's facts by host and queue id.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import polars as pl
-
-from workbench.sources.reader import LineChunk
-from workbench.sources.sendlogs.base import Parsed, ParseOptions, reject_rows
+from workbench.sources.sqlparse import Head, Query
 
 NAME = "postfix"
 DESCRIPTION = "Postfix maillog (syslog), delivery status lines joined by queue id"
+INPUT = "lines"
 
-_STATE_CAP = 2_000_000
-
-_MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
+_EVENTS = {"sent": "delivered", "deferred": "deferred", "bounced": "bounced", "expired": "bounced",
+           "undeliverable": "bounced", "delivered": "delivered"}
 
 
 def sniff(head: str) -> bool:
@@ -44,193 +47,160 @@ def sniff(head: str) -> bool:
     return bool(lines) and hits >= max(1, len(lines) // 4)
 
 
-def _split(chunk: pl.DataFrame, reference: datetime) -> pl.DataFrame:
-    """Time stamp, host, program, queue id and message of each line (columnar splits, no
-    backtracking regex). The stamp style is taken from the chunk's first line."""
-    line = pl.col("line")
-    first = chunk["line"][0] if len(chunk) else ""
-    if first[:1].isdigit():  # RFC 3339: 2026-11-27T08:43:05.123456+00:00 host prog[pid]: QID: msg
-        parts = line.str.splitn(" ", 5)
-        stamp = parts.struct.field("field_0").str.replace(r"Z$", "+00:00")
-        ts = (
-            stamp.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
-            .dt.convert_time_zone("UTC")
-            .dt.replace_time_zone(None)
-        )
-        fields = [parts.struct.field(f"field_{i}") for i in range(1, 5)]
-    else:  # traditional: Nov 27 08:43:05 host prog[pid]: QID: msg (no year: the reference's)
-        parts = line.str.slice(16).str.splitn(" ", 4)
-        trad = pl.concat_str([pl.lit(f"{reference.year} "), line.str.slice(0, 15)]).str.to_datetime(
-            "%Y %b %e %H:%M:%S", strict=False, time_unit="us"
-        )
-        limit = reference.replace(tzinfo=None)
-        ts = pl.when(trad > pl.lit(limit) + pl.duration(days=2)).then(trad.dt.offset_by("-1y")).otherwise(trad)
-        fields = [parts.struct.field(f"field_{i}") for i in range(4)]
-    host, prog, qid, msg = fields
-    return chunk.with_columns(
-        ts=ts,
-        host=host,
-        prog=prog.str.splitn("[", 2).struct.field("field_0").str.strip_suffix(":"),
-        qid=pl.when(qid.str.contains(r"^[0-9A-Za-z]{5,}:$")).then(qid.str.strip_suffix(":")),
-        msg=msg,
+def _field(text: str, sep: str) -> str:
+    """SQL: ``text`` up to the first ``sep`` (all of it when there is none). DuckDB's
+    ``split_part`` splits the whole string into a list first: ten times slower here."""
+    return f"CASE WHEN strpos({text}, '{sep}') > 0 THEN substr({text}, 1, strpos({text}, '{sep}') - 1) ELSE {text} END"
+
+
+def _after(text: str, marker: str) -> str:
+    """SQL: what follows the first ``marker`` in ``text`` (NULL when it is not there)."""
+    return f"CASE WHEN strpos({text}, '{marker}') > 0 THEN substr({text}, strpos({text}, '{marker}') + {len(marker)}) END"
+
+
+# w: the first words of the line (host, program, queue id) after the time stamp (RFC 3339: the stamp is the first word;
+# traditional: the first 15 characters, "Nov  7 08:43:05", which may hold two spaces in a row).
+# r holds, for each relevant line, its kind and the one or few fields it gives; no filter is
+# applied to it (DuckDB would push a filter below the projection and split every line twice).
+_SQL = """
+WITH w AS (
+    SELECT line_no, line, rfc,
+        string_split(CASE WHEN rfc THEN substr(line, 1, 200) ELSE substr(line, 17, 184) END, ' ')[CASE WHEN rfc THEN 2 ELSE 1 END:] AS w,
+        CASE WHEN contains(line, ': to=<') AND contains(line, ', status=') THEN 's'
+             WHEN contains(line, ': message-id=') THEN 'm'
+             WHEN contains(line, ': from=<') AND contains(line, ', status=expired') THEN 'x'
+             WHEN contains(line, ': from=<') AND contains(line, ', nrcpt=') THEN 'f'
+             WHEN contains(line, ': info: header ') OR contains(line, ': warning: header ') THEN 'h'
+        END AS kind
+    FROM (SELECT line_no, line, line[1] BETWEEN '0' AND '9' AS rfc FROM lines
+          WHERE contains(line, ', status=') OR contains(line, ': message-id=') OR contains(line, ', nrcpt=')
+             OR contains(line, ': header '))
+), w2 AS (
+    -- one step per column: DuckDB evaluates an expression repeated inside CASE branches each time
+    SELECT *, CASE kind WHEN 's' THEN {to} WHEN 'm' THEN ltrim({mid}, '<')
+                        WHEN 'f' THEN {from} WHEN 'h' THEN {header} END AS v0
+    FROM w
+), w3 AS (
+    SELECT *, CASE WHEN kind = 'h' THEN {hname} END AS hname, CASE WHEN kind = 'h' THEN {hvalue0} END AS hvalue0 FROM w2
+), r AS MATERIALIZED (
+    SELECT kind, w[1] AS host,
+        CASE WHEN ends_with(w[3], ':') AND regexp_full_match(w[3], '[0-9A-Za-z]{5,}:') THEN substr(w[3], 1, strlen(w[3]) - 1) END AS qid,
+        CASE WHEN kind IN ('s', 'm', 'x') OR kind IS NULL THEN {ts} END AS ts,
+        CASE WHEN kind IN ('s', 'x') OR kind IS NULL THEN line END AS line,
+        CASE WHEN kind IN ('s', 'x') OR kind IS NULL THEN line_no END AS line_no,
+        CASE WHEN kind IN ('s', 'm', 'f') THEN {v}
+             WHEN kind = 'h' AND list_contains($wb_campaign_headers, lower(hname)) THEN rtrim({hvalue}, ';') END AS v,
+        CASE WHEN kind = 's' THEN substr(line, strpos(line, ', status=') + 9) END AS tail,
+        CASE WHEN kind = 's' THEN {prog} END AS prog
+    FROM w3
+), facts AS (
+    SELECT host, qid,
+        min(ts) FILTER (WHERE kind = 'm') AS queued,
+        arg_min(v, ts) FILTER (WHERE kind = 'm' AND v <> '') AS message_id,
+        any_value(v) FILTER (WHERE kind = 'f') AS sender,
+        any_value(v) FILTER (WHERE kind = 'h' AND v IS NOT NULL) AS campaign_id
+    FROM r WHERE kind IN ('m', 'f', 'h') AND qid IS NOT NULL
+    GROUP BY host, qid
+), s0 AS (
+    SELECT ts, host, qid, line_no, line, v AS recipient, tail, rtrim(prog, ':') AS prog,
+        {relay0} AS relay0, {dsn0} AS dsn0, rtrim(tail) AS rtail
+    FROM r WHERE kind = 's' AND qid IS NOT NULL AND ts IS NOT NULL
+), s1 AS (
+    SELECT *, {relay1} AS relay1 FROM s0
+), s2 AS (
+    SELECT *, {relay2} AS relay2 FROM s1
+), s AS (
+    SELECT ts, host, qid, line_no, line, recipient,
+        CASE WHEN contains(prog, '/') THEN substr(prog, 1, strlen(prog) - strpos(reverse(prog), '/')) ELSE prog END AS mta_instance,
+        nullif({relay}, '') AS relay,
+        {dsn} AS dsn,
+        {status} AS status,
+        CASE WHEN contains(tail, ' (') AND ends_with(rtail, ')')
+             THEN substr(tail, strpos(tail, ' (') + 2, strlen(rtail) - strpos(tail, ' (') - 2) END AS said
+    FROM s2
+), st AS (
+    SELECT s.*,
+        CASE WHEN regexp_full_match(dsn, '\\d\\.\\d{1,3}\\.\\d{1,3}') THEN dsn END AS enhanced_status,
+        CASE WHEN relay IN ('none', 'local') THEN NULL ELSE relay END AS remote_mta,
+        CASE WHEN said IS NULL THEN NULL
+             WHEN starts_with(said, 'host ') OR contains(said, ' (in reply to ')
+             THEN regexp_replace(regexp_replace(said, '^host \\S+ said: ', ''), ' \\(in reply to [^)]*\\)$', '')
+             ELSE said END AS diagnostic,
+        {event} AS event_type,
+        f.queued, f.message_id, f.sender, f.campaign_id
+    FROM s LEFT JOIN facts f USING (host, qid)
+), expiry AS (
+    SELECT host, qid, ts, line, line_no FROM r WHERE kind = 'x' AND qid IS NOT NULL AND ts IS NOT NULL
+), last AS (
+    SELECT host, qid, recipient,
+        arg_max({{'status': status, 'enhanced_status': enhanced_status, 'diagnostic': diagnostic,
+                  'remote_mta': remote_mta, 'mta_instance': mta_instance}}, ts) AS a
+    FROM st WHERE (host, qid) IN (SELECT host, qid FROM expiry)
+    GROUP BY host, qid, recipient
+)
+SELECT line_no, line, CASE WHEN event_type IS NULL THEN '' END AS reject, ts, event_type, message_id, campaign_id,
+       recipient, sender, remote_mta, enhanced_status, diagnostic, mta_instance, NULL AS bounce_class, NULL AS bounce_reason,
+       line AS key
+FROM st
+UNION ALL
+SELECT NULL, NULL, NULL, any_value(queued), 'injected', any_value(message_id), any_value(campaign_id), recipient,
+       any_value(sender), NULL, NULL, NULL, any_value(mta_instance), NULL, NULL,
+       'postfix-injected|' || host || '|' || qid || '|' || recipient
+FROM st WHERE queued IS NOT NULL AND event_type IS NOT NULL
+GROUP BY host, qid, recipient
+UNION ALL
+SELECT x.line_no, x.line, NULL, x.ts, 'bounced', f.message_id, f.campaign_id, l.recipient, f.sender, l.a.remote_mta,
+       coalesce(l.a.enhanced_status, '4.4.7'),
+       'message expired in queue; last error: ' || coalesce(l.a.diagnostic, 'none'), l.a.mta_instance,
+       'soft', 'expired', x.line || '|' || l.recipient
+FROM expiry x JOIN last l USING (host, qid) LEFT JOIN facts f USING (host, qid)
+WHERE l.a.status = 'deferred'
+UNION ALL
+SELECT line_no, line, 'a Postfix status line without a readable time stamp, program or queue id', NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, line
+FROM r WHERE (kind IS NULL AND contains(line, ', status=')) OR (kind IN ('s', 'x') AND (qid IS NULL OR ts IS NULL))
+"""
+
+
+def query(options: Any, head: Head) -> Query:
+    """The parser: Postfix events of ``lines``. Year-less (traditional) stamps take the year
+    of ``options.reference_time`` (the file's time), or the year before for a stamp more
+    than two days after it."""
+    reference = options.reference_time or datetime.now(UTC)
+    limit = reference.astimezone(UTC).replace(tzinfo=None) + timedelta(days=2)
+    rfc = (
+        "coalesce(make_timestamp(epoch_us(try_strptime(split_part(line, ' ', 1), '%Y-%m-%dT%H:%M:%S.%f%z'))),"
+        " make_timestamp(epoch_us(TRY_CAST(replace(split_part(line, ' ', 1), 'Z', '+00:00') AS TIMESTAMPTZ))))"
     )
-
-
-class Parser:
-    """Stateful Postfix parser: message facts seen in earlier chunks are carried over."""
-
-    def __init__(self, options: ParseOptions | None = None) -> None:
-        self.options = options or ParseOptions()
-        self.reference = self.options.reference_time or datetime.now(UTC)
-        # qid-level facts: message_id, sender, campaign_id, queued (first 'queue active')
-        self.messages = pl.DataFrame(
-            schema={"host": pl.Utf8, "qid": pl.Utf8, "message_id": pl.Utf8, "sender": pl.Utf8, "campaign_id": pl.Utf8, "queued": pl.Datetime("us")}
-        )
-        # recipients already injected (first attempt seen) and last deferral per recipient
-        self.attempted = pl.DataFrame(
-            schema={"host": pl.Utf8, "qid": pl.Utf8, "recipient": pl.Utf8, "diagnostic": pl.Utf8, "enhanced_status": pl.Utf8, "remote_mta": pl.Utf8, "mta_instance": pl.Utf8, "status": pl.Utf8}
-        )
-
-    def feed(self, lines: LineChunk) -> Parsed:
-        chunk = lines.lines
-        line = pl.col("line")
-        relevant = chunk.filter(
-            line.str.contains(", status=", literal=True)
-            | line.str.contains(": message-id=", literal=True)
-            | line.str.contains(", nrcpt=", literal=True)
-            | line.str.contains(": removed", literal=True)
-            | line.str.contains(": header ", literal=True)
-        )
-        if relevant.is_empty():
-            return Parsed()
-        head = _split(relevant, self.reference)
-        bad = head.filter(pl.col("ts").is_null() | pl.col("qid").is_null())
-        rejects = reject_rows(
-            bad.filter(line.str.contains(", status=", literal=True)),
-            "a Postfix status line without a readable time stamp, program or queue id",
-        )
-        head = head.filter(pl.col("ts").is_not_null() & pl.col("qid").is_not_null())
-        msg = pl.col("msg")
-        self._learn_messages(head)
-        status = head.filter(msg.str.starts_with("to=<") & msg.str.contains(", status=", literal=True))
-        expired = head.filter(msg.str.starts_with("from=<") & msg.str.contains(", status=expired", literal=True))
-        events = self._status_events(status)
-        events = pl.concat([events, self._expired_events(expired)], how="diagonal_relaxed") if len(expired) else events
-        self._forget(head.filter(msg == "removed"))
-        return Parsed.of(events, rejects)
-
-    def finish(self) -> Parsed:
-        return Parsed()
-
-    # -- state ------------------------------------------------------------------------
-
-    def _learn_messages(self, head: pl.DataFrame) -> None:
-        msg = pl.col("msg")
-        mids = head.filter(msg.str.starts_with("message-id=")).select(
-            "host", "qid", message_id=msg.str.extract(r"^message-id=<?([^>\s]*)>?"), queued=pl.col("ts")
-        )
-        froms = head.filter(msg.str.starts_with("from=<") & msg.str.contains(", nrcpt=", literal=True)).select(
-            "host", "qid", sender=msg.str.extract(r"^from=<([^>]*)>")
-        )
-        names = "|".join(h.replace("-", r"\-") for h in self.options.campaign_headers)
-        camps = head.filter(msg.str.starts_with("info: header ") | msg.str.starts_with("warning: header ")).select(
-            "host", "qid", campaign_id=msg.str.extract(rf"(?i)^(?:info|warning): header (?:{names}): ([^\s;]+)")
-        ).filter(pl.col("campaign_id").is_not_null())
-        if not (len(mids) or len(froms) or len(camps)):
-            return
-        new = pl.concat([mids, froms, camps], how="diagonal_relaxed")
-        merged = pl.concat([self.messages, new], how="diagonal_relaxed")
-        self.messages = merged.group_by("host", "qid", maintain_order=True).agg(
-            pl.col("message_id").drop_nulls().first(),
-            pl.col("sender").drop_nulls().first(),
-            pl.col("campaign_id").drop_nulls().first(),
-            pl.col("queued").drop_nulls().min(),
-        ).select(self.messages.columns)
-        if len(self.messages) > _STATE_CAP:
-            self.messages = self.messages.tail(_STATE_CAP // 2)
-
-    def _forget(self, removed: pl.DataFrame) -> None:
-        if removed.is_empty():
-            return
-        done = removed.select("host", "qid").unique()
-        self.messages = self.messages.join(done, on=["host", "qid"], how="anti")
-        self.attempted = self.attempted.join(done, on=["host", "qid"], how="anti")
-        if len(self.attempted) > _STATE_CAP:
-            self.attempted = self.attempted.tail(_STATE_CAP // 2)
-
-    # -- events -----------------------------------------------------------------------
-
-    def _status_events(self, status: pl.DataFrame) -> pl.DataFrame:
-        if status.is_empty():
-            return pl.DataFrame()
-        msg = pl.col("msg")
-        tail = msg.str.slice(msg.str.find(", status=", literal=True) + 9)  # "sent (250 ...)"
-        s = status.select(
-            "ts",
-            "host",
-            "qid",
-            "line",
-            mta_instance=pl.col("prog").str.replace(r"/[^/]+$", ""),
-            recipient=msg.str.extract(r"^to=<([^>]*)>"),
-            remote_mta=msg.str.extract(r", relay=([^,\s\[]+)"),
-            enhanced_status=msg.str.extract(r", dsn=(\d\.\d{1,3}\.\d{1,3})"),
-            status=tail.str.extract(r"^([a-z]+)"),
-            diagnostic=tail.str.extract(r"^[a-z]+ \((.*)\)\s*$"),
-        )
-        s = s.with_columns(
-            event_type=pl.col("status").replace_strict(
-                {"sent": "delivered", "deferred": "deferred", "bounced": "bounced", "expired": "bounced", "undeliverable": "bounced", "deliverable": None, "delivered": "delivered"},
-                default=None,
-            ),
-            diagnostic=pl.col("diagnostic").str.replace(r"^host \S+ said: ", "").str.replace(r" \(in reply to [^)]*\)$", ""),
-            remote_mta=pl.when(pl.col("remote_mta").is_in(["none", "local"])).then(None).otherwise(pl.col("remote_mta")),
-        )
-        s = s.filter(pl.col("event_type").is_not_null())
-        s = s.join(self.messages, on=["host", "qid"], how="left")
-        # A recipient is injected when its message entered the queue (cleanup's message-id
-        # line, logged once per message); its first status line names the recipient. A message
-        # enqueued before this file began was injected in an earlier file.
-        firsts = (
-            s.filter(pl.col("queued").is_not_null())
-            .filter(pl.struct("host", "qid", "recipient").is_first_distinct())
-            .join(self.attempted.select("host", "qid", "recipient"), on=["host", "qid", "recipient"], how="anti")
-        )
-        injected = firsts.with_columns(
-            event_type=pl.lit("injected"),
-            ts=pl.col("queued"),
-            diagnostic=pl.lit(None, pl.Utf8),
-            enhanced_status=pl.lit(None, pl.Utf8),
-            remote_mta=pl.lit(None, pl.Utf8),
-            key=pl.concat_str([pl.lit("postfix-injected|"), "host", pl.lit("|"), "qid", pl.lit("|"), "recipient"]),
-        )
-        deferred_last = s.select("host", "qid", "recipient", "diagnostic", "enhanced_status", "remote_mta", "mta_instance", "status")
-        self.attempted = (
-            pl.concat([self.attempted, deferred_last], how="diagonal_relaxed")
-            .unique(subset=["host", "qid", "recipient"], keep="last", maintain_order=True)
-        )
-        delivered = s.with_columns(key=pl.col("line"))
-        cols = ["ts", "event_type", "message_id", "campaign_id", "recipient", "sender", "remote_mta", "enhanced_status", "diagnostic", "mta_instance", "key"]
-        return pl.concat([injected.select(cols), delivered.select(cols)])
-
-    def _expired_events(self, expired: pl.DataFrame) -> pl.DataFrame:
-        """``status=expired``: every recipient still deferred for that queue id bounces."""
-        keys = expired.select("ts", "host", "qid", "line")
-        pending = self.attempted.filter(pl.col("status") == "deferred")
-        rows = keys.join(pending, on=["host", "qid"], how="inner").join(self.messages, on=["host", "qid"], how="left")
-        if rows.is_empty():
-            return pl.DataFrame()
-        return rows.select(
-            "ts",
-            event_type=pl.lit("bounced"),
-            message_id="message_id",
-            campaign_id="campaign_id",
-            recipient="recipient",
-            sender="sender",
-            remote_mta="remote_mta",
-            enhanced_status=pl.coalesce("enhanced_status", pl.lit("4.4.7")),
-            diagnostic=pl.concat_str([pl.lit("message expired in queue; last error: "), pl.col("diagnostic").fill_null("none")]),
-            bounce_class=pl.lit("soft"),
-            bounce_reason=pl.lit("expired"),
-            mta_instance="mta_instance",
-            key=pl.concat_str(["line", pl.lit("|"), "recipient"]),
-        )
+    trad = "try_strptime($wb_year || ' ' || substr(line, 1, 15), '%Y %b %d %H:%M:%S')"
+    ts = (
+        f"CASE WHEN rfc THEN {rfc} ELSE "
+        f"CASE WHEN {trad} > $wb_limit THEN {trad} - INTERVAL 1 YEAR ELSE {trad} END END"
+    )
+    event = "CASE status " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _EVENTS.items()) + " END"
+    fields = {
+        "ts": ts, "event": event,
+        "header": _after("line", ": header "),
+        "to": _after("line", ": to=<"),
+        "mid": _after("line", ": message-id="),
+        "from": _after("line", ": from=<"),
+        "hname": _field("v0", ":"),
+        "hvalue0": "ltrim(substr(v0, strpos(v0, ':') + 1))",
+        "hvalue": _field("hvalue0", " "),
+        "v": _field("v0", ">"),
+        "prog": _field("w[2]", "["),
+        "relay0": _after("line", ", relay="),
+        "relay1": _field("relay0", ","),
+        "relay2": _field("relay1", "["),
+        "relay": _field("relay2", " "),
+        "dsn0": _after("line", ", dsn="),
+        "dsn": _field("dsn0", ","),
+        "status": _field("tail", " "),
+    }
+    sql = _SQL
+    for name, expr in fields.items():
+        sql = sql.replace("{" + name + "}", expr)
+    sql = sql.replace("{{", "{").replace("}}", "}")
+    params = {"wb_year": str(reference.year), "wb_limit": limit,
+              "wb_campaign_headers": [h.lower() for h in options.campaign_headers]}
+    return Query(sql, params)

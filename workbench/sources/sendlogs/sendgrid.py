@@ -13,22 +13,22 @@ delivery events and the reader's IP for opens and clicks.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-import polars as pl
-
-from workbench.sources.jsonengine import JsonEngine, document_records, rejects_from, structure
-from workbench.sources.reader import LineChunk
-from workbench.sources.sendlogs.base import Parsed, ParseOptions
+from workbench.sources.sqlparse import Head, Query
 
 NAME = "sendgrid"
 DESCRIPTION = "SendGrid Event Webhook JSON (array per request, or one event per line)"
+INPUT = "json"
+#: each record parses on its own (small files may be parsed in groups)
+ROW_LOCAL = True
 
-_FIELDS = {
+FIELDS = {
     "event": "VARCHAR", "email": "VARCHAR", "timestamp": "DOUBLE", "smtp-id": "VARCHAR",
     "sg_event_id": "VARCHAR", "sg_message_id": "VARCHAR", "response": "VARCHAR", "reason": "VARCHAR",
     "status": "VARCHAR", "type": "VARCHAR", "ip": "VARCHAR", "useragent": "VARCHAR", "url": "VARCHAR",
     "sg_machine_open": "BOOLEAN", "bounce_classification": "VARCHAR", "campaign_id": "VARCHAR",
-    "contact_id": "VARCHAR", "marketing_campaign_id": "VARCHAR", "pool": "JSON",
+    "contact_id": "VARCHAR", "marketing_campaign_id": "VARCHAR", "pool": {"name": "VARCHAR"},
 }
 _EVENTS = {
     "processed": "injected", "delivered": "delivered", "deferred": "deferred", "bounce": "bounced",
@@ -40,33 +40,47 @@ _CLASSIFICATION = {
     "Invalid Address": ("hard", "userunknown"), "Mailbox Unavailable": ("soft", "mailboxfull"),
     "Technical": ("soft", "systemerror"), "Content": ("block", "contenterror"),
     "Reputation": ("block", "badreputation"), "Frequency or Volume": ("block", "speeding"),
-    "Unclassified": (None, None),
 }
 
+
+def _case(column: str, mapping: dict[str, Any]) -> str:
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items())
+    return f"CASE {column} {whens} END"
+
+
+# a record without sg_event_id (older webhooks) is known by its content
+_CONTENT = "concat_ws(chr(31), event, email, timestamp::VARCHAR, sg_message_id, \"smtp-id\", response, reason, status, ip, useragent, url)"
+
 _SQL = f"""
-WITH parsed AS (
-    SELECT line_no, line, try(json_transform(line, {structure(_FIELDS)})) AS j FROM chunk
+WITH typed AS (
+    SELECT *, make_timestamp(TRY_CAST(timestamp * 1000000 AS BIGINT)) AS ts FROM records
 )
 SELECT
-    line_no, line,
-    j.event AS raw_event,
-    to_timestamp(j.timestamp)::TIMESTAMP AS ts,
-    j.email AS recipient,
-    coalesce(nullif(split_part(j.sg_message_id, '.', 1), ''), trim(j."smtp-id", '<> ')) AS message_id,
-    coalesce(j.campaign_id, j.marketing_campaign_id) AS campaign_id,
-    j.contact_id AS contact_id,
-    CASE WHEN j.event IN ('open', 'click') THEN NULL ELSE j.ip END AS sending_ip,
-    CASE WHEN j.event IN ('open', 'click') THEN j.ip END AS client_ip,
-    coalesce(j.response, j.reason) AS diagnostic,
-    CASE WHEN j.status SIMILAR TO '[245]\\.[0-9]+\\.[0-9]+' THEN j.status END AS enhanced_status,
-    j.useragent AS user_agent,
-    j.url AS url,
-    j.sg_machine_open AS is_machine,
-    j.type AS bounce_type,
-    j.bounce_classification AS classification,
-    json_extract_string(j.pool, '$.name') AS ip_pool,
-    coalesce(j.sg_event_id, line) AS key
-FROM parsed
+    _line_no AS line_no, _line AS line,
+    CASE WHEN event IS NULL OR ts IS NULL THEN 'not a SendGrid event (malformed JSON, or no event / timestamp)'
+         WHEN event IN {_IGNORED + ('',)} THEN ''
+         WHEN event NOT IN {tuple(_EVENTS)} THEN 'unknown SendGrid event name' END AS reject,
+    ts,
+    {_case("event", _EVENTS)} AS event_type,
+    email AS recipient,
+    coalesce(nullif(CASE WHEN contains(sg_message_id, '.') THEN substr(sg_message_id, 1, strpos(sg_message_id, '.') - 1)
+                         ELSE sg_message_id END, ''), trim("smtp-id", '<> ')) AS message_id,
+    coalesce(campaign_id, marketing_campaign_id) AS campaign_id,
+    contact_id AS contact_id,
+    CASE WHEN event IN ('open', 'click') THEN NULL ELSE ip END AS sending_ip,
+    CASE WHEN event IN ('open', 'click') THEN ip END AS client_ip,
+    coalesce(response, reason) AS diagnostic,
+    CASE WHEN regexp_full_match(status, '[245]\\.[0-9]+\\.[0-9]+') THEN status END AS enhanced_status,
+    useragent AS user_agent,
+    url AS url,
+    sg_machine_open AS is_machine,
+    CASE WHEN type = 'blocked' THEN 'block' ELSE {_case("bounce_classification", {k: v[0] for k, v in _CLASSIFICATION.items()})} END
+        AS bounce_class,
+    coalesce({_case("bounce_classification", {k: v[1] for k, v in _CLASSIFICATION.items()})},
+             CASE WHEN type = 'blocked' THEN 'blocked' END) AS bounce_reason,
+    pool.name AS ip_pool,
+    coalesce(sg_event_id, {_CONTENT}) AS key
+FROM typed
 """
 
 
@@ -76,39 +90,6 @@ def sniff(head: str) -> bool:
     return start in ("[", "{") and bool(re.search(r'"sg_(event|message)_id"\s*:', head))
 
 
-class Parser:
-    """SendGrid webhook events, line by line or as whole documents."""
-
-    def __init__(self, options: ParseOptions | None = None) -> None:
-        self.options = options or ParseOptions()
-        self.engine = JsonEngine()
-
-    def feed(self, chunk: LineChunk) -> Parsed:
-        return self._records(chunk.lines, "line")
-
-    def _records(self, chunk: pl.DataFrame, unit: str) -> Parsed:
-        rows = self.engine.run(_SQL, chunk=chunk)
-        unreadable = rows.filter(pl.col("raw_event").is_null() | pl.col("ts").is_null())
-        rejects = rejects_from(unreadable, "not a SendGrid event (malformed JSON, or no event / timestamp)", unit)
-        rows = rows.filter(pl.col("raw_event").is_not_null() & pl.col("ts").is_not_null())
-        rows = rows.filter(~pl.col("raw_event").is_in(_IGNORED))
-        unknown = rows.filter(~pl.col("raw_event").is_in(list(_EVENTS)))
-        rejects += rejects_from(unknown, "unknown SendGrid event name", unit)
-        rows = rows.filter(pl.col("raw_event").is_in(list(_EVENTS)))
-        classes = pl.col("classification").replace_strict({k: v[0] for k, v in _CLASSIFICATION.items()}, default=None)
-        reasons = pl.col("classification").replace_strict({k: v[1] for k, v in _CLASSIFICATION.items()}, default=None)
-        events = rows.with_columns(
-            event_type=pl.col("raw_event").replace_strict(_EVENTS),
-            bounce_class=pl.when(pl.col("bounce_type") == "blocked").then(pl.lit("block")).otherwise(classes),
-            bounce_reason=pl.when((pl.col("bounce_type") == "blocked") & reasons.is_null()).then(pl.lit("blocked")).otherwise(reasons),
-        )
-        return Parsed.of(events, rejects)
-
-    def parse_document(self, data: bytes) -> Parsed:
-        records, rejects = document_records(data, self.options.source)
-        parsed = self._records(records, "record") if len(records) else Parsed()
-        parsed.rejects[:0] = rejects
-        return parsed
-
-    def finish(self) -> Parsed:
-        return Parsed()
+def query(options: Any, head: Head) -> Query:
+    """The parser: SendGrid event ``records`` (the JSON fields of :data:`FIELDS`)."""
+    return Query(_SQL)

@@ -16,15 +16,17 @@ sending IP (``ses:outgoing-ip``) and configuration set.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-import polars as pl
-
-from workbench.sources.jsonengine import JsonEngine, document_records, rejects_from, structure
-from workbench.sources.reader import LineChunk
-from workbench.sources.sendlogs.base import Parsed, ParseOptions, epoch_or_iso
+from workbench.sources.jsonengine import structure
+from workbench.sources.sendlogs.base import quote_ident, ts_sql
+from workbench.sources.sqlparse import Head, Query
 
 NAME = "ses"
 DESCRIPTION = "Amazon SES event publishing / notifications JSON (raw or SNS-wrapped)"
+INPUT = "json"
+#: each record parses on its own (small files may be parsed in groups)
+ROW_LOCAL = True
 
 _RCPT_STATUS = [{"emailAddress": "VARCHAR", "action": "VARCHAR", "status": "VARCHAR", "diagnosticCode": "VARCHAR"}]
 _FIELDS = {
@@ -56,25 +58,49 @@ _FIELDS = {
     "subscription": {"timestamp": "VARCHAR"},
 }
 _ENVELOPE = {"Type": "VARCHAR", "MessageId": "VARCHAR", "Message": "VARCHAR"}
+#: the fields read from each line: an SNS envelope or a raw event
+FIELDS = {**_FIELDS, **_ENVELOPE}
 _EVENTS = {
     "Send": "injected", "Delivery": "delivered", "Bounce": "bounced", "Complaint": "complained",
     "DeliveryDelay": "deferred", "Reject": "dropped", "Rendering Failure": "dropped",
     "RenderingFailure": "dropped", "Open": "opened", "Click": "clicked", "Subscription": "unsubscribed",
 }
 
+_SUPPRESSED = "('Suppressed', 'OnAccountSuppressionList')"
+_CONTENT = "('ContentRejected', 'AttachmentRejected')"
+_CLASS_SQL = f"""CASE WHEN j.bounce.bounceType IS NULL THEN NULL
+        WHEN j.bounce.bounceSubType IN {_SUPPRESSED} THEN 'admin'
+        WHEN j.bounce.bounceSubType IN {_CONTENT} THEN 'block'
+        WHEN j.bounce.bounceType = 'Permanent' THEN 'hard'
+        WHEN j.bounce.bounceType = 'Transient' THEN 'soft'
+        ELSE 'undetermined' END"""
+_REASON_SQL = f"""CASE WHEN j.bounce.bounceType IS NULL THEN NULL
+        WHEN j.bounce.bounceSubType IN {_SUPPRESSED} THEN 'suppressed'
+        WHEN j.bounce.bounceSubType = 'NoEmail' THEN 'userunknown'
+        WHEN j.bounce.bounceSubType = 'MailboxFull' THEN 'mailboxfull'
+        WHEN j.bounce.bounceSubType = 'MessageTooLarge' THEN 'mesgtoobig'
+        WHEN j.bounce.bounceSubType IN {_CONTENT} THEN 'contenterror' END"""
+
+
+def _case(column: str, mapping: dict[str, str]) -> str:
+    return f"CASE {column} " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items()) + " END"
+
+
+_STRUCT = "{" + ", ".join(f"'{k}': {quote_ident(k)}" for k in _FIELDS) + "}"
+
 _SQL = f"""
-WITH env AS (
-    SELECT line_no, line, try(json_transform(line, {structure(_ENVELOPE)})) AS e FROM chunk
-), body AS (
-    SELECT line_no, line, e.MessageId AS sns_id,
-           CASE WHEN e.Type = 'Notification' THEN e.Message ELSE line END AS body
-    FROM env
-), parsed AS (
-    SELECT line_no, line, sns_id, body, try(json_transform(body, {structure(_FIELDS)})) AS j FROM body
+WITH body AS (
+    SELECT _line_no, _line, CASE WHEN "Type" = 'Notification' THEN "MessageId" END AS sns_id,
+           CASE WHEN "Type" = 'Notification' THEN try(json_transform("Message", {structure(_FIELDS)}))
+                WHEN "Type" IS NULL THEN {_STRUCT} END AS j
+    FROM records
 ), typed AS (
-    SELECT *, coalesce(j.eventType, j.notificationType) AS raw_event FROM parsed
+    SELECT *, coalesce(j.eventType, j.notificationType) AS raw_event,
+        coalesce(j.bounce.timestamp, j.complaint.timestamp, j.delivery.timestamp, j.deliveryDelay.timestamp,
+                 j.open.timestamp, j.click.timestamp, j.subscription.timestamp, j.mail.timestamp) AS ts_text
+    FROM body
 ), rcpts AS (
-    SELECT typed.*,
+    SELECT typed.*, {{ts}} AS ts,
         CASE raw_event
             WHEN 'Bounce' THEN [{{'addr': r.emailAddress, 'status': r.status, 'diag': r.diagnosticCode}}
                                  FOR r IN j.bounce.bouncedRecipients]
@@ -87,12 +113,16 @@ WITH env AS (
             ELSE [{{'addr': r, 'status': NULL::VARCHAR, 'diag': NULL::VARCHAR}} FOR r IN j.mail.destination]
         END AS who
     FROM typed
+), refused AS (
+    SELECT *, CASE WHEN raw_event IS NULL OR ts IS NULL THEN 'not an SES event (malformed JSON, or no eventType / timestamp)'
+                   WHEN raw_event NOT IN {tuple(_EVENTS)} THEN 'unknown SES event type' END AS reject
+    FROM rcpts
 )
 SELECT
-    line_no, line, raw_event,
-    coalesce(j.bounce.timestamp, j.complaint.timestamp, j.delivery.timestamp, j.deliveryDelay.timestamp,
-             j.open.timestamp, j.click.timestamp, j.subscription.timestamp, j.mail.timestamp) AS ts_text,
-    j.mail.messageId AS message_id_raw,
+    _line_no AS line_no, _line AS line, reject, ts,
+    CASE WHEN j.bounce.bounceSubType IN ('Suppressed', 'OnAccountSuppressionList') THEN 'dropped'
+         ELSE {_case("raw_event", _EVENTS)} END AS event_type,
+    trim(j.mail.messageId, '<> ') AS message_id,
     coalesce(json_extract_string(j.mail.tags, '$.campaign[0]'),
              json_extract_string(j.mail.tags, '$.campaign_id[0]')) AS campaign_id,
     json_extract_string(j.mail.tags, '$.contact_id[0]') AS contact_id,
@@ -102,15 +132,16 @@ SELECT
     w.addr AS recipient,
     w.status AS enhanced_status,
     coalesce(w.diag, j.reject.reason, j.failure.errorMessage) AS diagnostic,
-    coalesce(j.bounce.remoteMtaIp, j.delivery.remoteMtaIp) AS remote_ip,
-    replace(coalesce(j.bounce.reportingMTA, j.deliveryDelay.reportingMTA, j.delivery.reportingMTA), 'dsn; ', '') AS reporting_mta,
-    j.bounce.bounceType AS bounce_type,
-    j.bounce.bounceSubType AS bounce_subtype,
+    coalesce(j.bounce.remoteMtaIp, j.delivery.remoteMtaIp,
+             replace(coalesce(j.bounce.reportingMTA, j.deliveryDelay.reportingMTA, j.delivery.reportingMTA), 'dsn; ', ''))
+        AS remote_mta,
+    {_CLASS_SQL} AS bounce_class,
+    {_REASON_SQL} AS bounce_reason,
     coalesce(j.open.userAgent, j.click.userAgent, j.complaint.userAgent) AS user_agent,
     coalesce(j.open.ipAddress, j.click.ipAddress) AS client_ip,
     j.click.link AS url,
-    coalesce(sns_id, md5(body)) || '|' || coalesce(w.addr, '') AS key
-FROM rcpts LEFT JOIN LATERAL (SELECT unnest(who) AS w) ON true
+    coalesce(sns_id, concat_ws('|', j.mail.messageId, raw_event, ts_text)) || '|' || coalesce(w.addr, '') AS key
+FROM refused LEFT JOIN LATERAL (SELECT unnest(CASE WHEN reject IS NULL THEN who END) AS w) ON true
 """
 
 
@@ -125,64 +156,7 @@ def sniff(head: str) -> bool:
     return bool(bare or wrapped)
 
 
-def _classes() -> tuple[pl.Expr, pl.Expr]:
-    btype, sub = pl.col("bounce_type"), pl.col("bounce_subtype")
-    klass = (
-        pl.when(btype.is_null()).then(None)
-        .when(sub.is_in(["Suppressed", "OnAccountSuppressionList"])).then(pl.lit("admin"))
-        .when(sub.is_in(["ContentRejected", "AttachmentRejected"])).then(pl.lit("block"))
-        .when(btype == "Permanent").then(pl.lit("hard"))
-        .when(btype == "Transient").then(pl.lit("soft"))
-        .otherwise(pl.lit("undetermined"))
-    )
-    reason = (
-        pl.when(btype.is_null()).then(None)
-        .when(sub.is_in(["Suppressed", "OnAccountSuppressionList"])).then(pl.lit("suppressed"))
-        .when(sub == "NoEmail").then(pl.lit("userunknown"))
-        .when(sub == "MailboxFull").then(pl.lit("mailboxfull"))
-        .when(sub == "MessageTooLarge").then(pl.lit("mesgtoobig"))
-        .when(sub.is_in(["ContentRejected", "AttachmentRejected"])).then(pl.lit("contenterror"))
-        .otherwise(None)
-    )
-    return klass, reason
-
-
-class Parser:
-    """SES events, line by line or as whole documents (one notification per file)."""
-
-    def __init__(self, options: ParseOptions | None = None) -> None:
-        self.options = options or ParseOptions()
-        self.engine = JsonEngine()
-
-    def feed(self, chunk: LineChunk) -> Parsed:
-        return self._records(chunk.lines, "line")
-
-    def _records(self, chunk: pl.DataFrame, unit: str) -> Parsed:
-        rows = self.engine.run(_SQL, chunk=chunk)
-        rows = rows.with_columns(ts=epoch_or_iso(pl.col("ts_text")))
-        bad = rows.filter(pl.col("raw_event").is_null() | pl.col("ts").is_null()).unique("line_no", maintain_order=True)
-        rejects = rejects_from(bad, "not an SES event (malformed JSON, or no eventType / timestamp)", unit)
-        rows = rows.filter(pl.col("raw_event").is_not_null() & pl.col("ts").is_not_null())
-        unknown = rows.filter(~pl.col("raw_event").is_in(list(_EVENTS))).unique("line_no", maintain_order=True)
-        rejects += rejects_from(unknown, "unknown SES event type", unit)
-        rows = rows.filter(pl.col("raw_event").is_in(list(_EVENTS)))
-        klass, reason = _classes()
-        events = rows.with_columns(
-            event_type=pl.col("raw_event").replace_strict(_EVENTS),
-            message_id=pl.col("message_id_raw").str.strip_chars("<> "),
-            remote_mta=pl.coalesce("remote_ip", "reporting_mta"),
-            bounce_class=klass,
-            bounce_reason=reason,
-        ).with_columns(
-            event_type=pl.when(pl.col("bounce_class") == "admin").then(pl.lit("dropped")).otherwise(pl.col("event_type"))
-        )
-        return Parsed.of(events, rejects)
-
-    def parse_document(self, data: bytes) -> Parsed:
-        records, rejects = document_records(data, self.options.source)
-        parsed = self._records(records, "record") if len(records) else Parsed()
-        parsed.rejects[:0] = rejects
-        return parsed
-
-    def finish(self) -> Parsed:
-        return Parsed()
+def query(options: Any, head: Head) -> Query:
+    """The parser: SES event ``records`` (raw, or SNS envelopes whose message is parsed here)."""
+    sample = re.search(r'"timestamp"\s*:\s*"([^"]+)"', head.text)
+    return Query(_SQL.replace("{ts}", ts_sql("ts_text", sample.group(1) if sample else None)))
