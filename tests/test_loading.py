@@ -178,3 +178,109 @@ def test_a_parser_crash_quarantines_the_file_and_the_batch_goes_on(store: Store,
     assert [f.status for f in summary.files] == ["failed", "loaded"]
     assert "parser bug" in store.scalar("SELECT reason FROM quarantine")
     assert store.scalar("SELECT count(*) FROM events WHERE source = 'pmta'") == 0
+
+
+def _sendgrid_line(n: int, event: str = "delivered") -> str:
+    return (f'{{"email": "u{n}@gmail.com", "timestamp": {1795773600 + n}, "event": "{event}", "sg_event_id": "ev-{n}", '
+            f'"sg_message_id": "m{n}.filter"}}\n')
+
+
+def test_small_files_load_in_a_group_each_in_its_own_transaction(store: Store, tmp_path: Path) -> None:
+    from workbench.store import staging
+
+    folder = tmp_path / "hooks"
+    folder.mkdir()
+    for day in range(5):
+        lines = [_sendgrid_line(day * 10 + i) for i in range(10)]
+        if day == 2:
+            lines[3] = '{"event": "delivered", "truncated\n'
+        if day == 3:
+            lines.append(lines[0])  # a retried webhook inside the file
+        (folder / f"events-{day}.jsonl").write_text("".join(lines))
+    groups = list(staging.groups(sorted(folder.iterdir()), None))
+    assert [len(g) for g in groups] == [5] and isinstance(groups[0][0], staging.Member)
+    summary = load_paths(store, [folder])
+    assert [f.rows_loaded for f in summary.files] == [10, 10, 9, 10, 10]
+    assert [f.rows_duplicate for f in summary.files] == [0, 0, 0, 1, 0]
+    q = store.query("SELECT file, position, reason FROM quarantine")
+    assert q.rows() == [(str(folder / "events-2.jsonl"), "line 4",
+                         "not a SendGrid event (malformed JSON, or no event / timestamp)")]
+    # every file is its own load: its rows carry its load id
+    per_load = store.query("SELECT l.path, count(*) AS n FROM events e JOIN loaded_files l USING (load_id) GROUP BY 1 ORDER BY 1")
+    assert per_load["n"].to_list() == [10, 10, 9, 10, 10]
+    before = store.fingerprint()
+    load_paths(store, [folder])
+    assert store.fingerprint() == before
+
+
+def test_groups_keep_apart_what_must_load_alone(tmp_path: Path) -> None:
+    from workbench.store import staging
+
+    shutil.copy(FIXTURES / "sendgrid" / "webhook.json", tmp_path / "a-webhook.json")  # a JSON document
+    shutil.copy(FIXTURES / "postfix" / "maillog", tmp_path / "b-maillog")  # records span lines
+    (tmp_path / "c1.jsonl").write_text(_sendgrid_line(1))
+    (tmp_path / "c2.jsonl").write_text(_sendgrid_line(2))
+    (tmp_path / "d.csv").write_text("ts,event_type,recipient\n2026-11-27T09:00:00Z,opened,y@gmail.com\n")
+    (tmp_path / "e.csv").write_text("ts,event_type,url\n2026-11-27T09:00:00Z,clicked,https://x\n")  # another header
+    shapes = [[Path(getattr(m, "path", m)).name for m in g] for g in staging.groups(sorted(tmp_path.iterdir()), None)]
+    assert shapes == [["a-webhook.json"], ["b-maillog"], ["c1.jsonl", "c2.jsonl"], ["d.csv"], ["e.csv"]]
+
+
+def test_a_record_repeated_in_a_file_and_a_file_overlapping_another_load_once(store: Store, tmp_path: Path) -> None:
+    header = "ts,event_type,message_id,recipient\n"
+    a = tmp_path / "a.csv"
+    a.write_text(header + "2026-11-27T09:00:00Z,delivered,m1,x@gmail.com\n" * 2 + "2026-11-27T09:00:01Z,opened,m1,x@gmail.com\n")
+    b = tmp_path / "b.csv"
+    b.write_text(header + "2026-11-27T09:00:01Z,opened,m1,x@gmail.com\n2026-11-27T09:05:00Z,clicked,m1,x@gmail.com\n")
+    first = load_paths(store, [a])
+    assert (first.rows_loaded, first.rows_duplicate) == (2, 1)
+    second = load_paths(store, [b])
+    assert (second.rows_loaded, second.rows_duplicate) == (1, 1)
+    assert store.scalar("SELECT count(*) FROM events") == 3
+
+
+def test_a_large_file_is_hashed_while_it_loads_and_a_copy_is_still_skipped(store: Store, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.store import loading
+
+    monkeypatch.setattr(loading, "EAGER_HASH", 0)
+    a = tmp_path / "a.jsonl"
+    a.write_text("".join(_sendgrid_line(i) for i in range(20)))
+    load_paths(store, [a])
+    before = store.fingerprint()
+    b = tmp_path / "b.jsonl"
+    shutil.copy(a, b)
+    again = load_paths(store, [b])
+    assert again.files[0].status == "skipped"
+    assert store.fingerprint() == before
+    assert store.scalar("SELECT content_sha256 FROM loaded_files") == loading.file_sha256(a)
+
+
+def test_csv_lines_the_reader_refuses_are_placed_and_the_rest_loads(store: Store, tmp_path: Path) -> None:
+    acct = tmp_path / "acct.csv"
+    acct.write_bytes(
+        b"type,timeLogged,orig,rcpt\n"
+        b"d,1795773600,b@news.example.com,a@gmail.com\n"
+        b"d,1795773601,b@news.example.com,b@gmail.com,one,too,many\n"
+        b"d,1795773602,b@news.example.com,c\xff@gmail.com\n"
+        b"d,1795773603,b@news.example.com,d@gmail.com\n"
+    )
+    summary = load_paths(store, [acct], format="pmta")
+    assert summary.rows_loaded == 2
+    positions = store.query("SELECT position FROM quarantine ORDER BY position")["position"].to_list()
+    assert positions == ["line 3", "line 4"]
+
+
+def test_a_truncated_compressed_log_keeps_its_whole_lines(store: Store, tmp_path: Path) -> None:
+    import gzip
+
+    text = "".join(_sendgrid_line(i) for i in range(3000)).encode()
+    data = gzip.compress(text)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    summary = load_paths(store, [path])
+    loaded = summary.rows_loaded
+    assert 1000 < loaded < 3000
+    reasons = store.query("SELECT reason FROM quarantine")["reason"].to_list()
+    assert any("compressed stream ends early" in r for r in reasons)
+    assert store.scalar("SELECT count(DISTINCT source_key) FROM events") == loaded

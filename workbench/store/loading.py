@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -89,6 +90,31 @@ def file_sha256(path: Path) -> str:
         while block := handle.read(4 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: files up to this size are hashed before they load (skipping a known one costs nothing)
+EAGER_HASH = 16 << 20
+
+
+class _Hashing:
+    """The SHA-256 of a file computed in a thread (hashlib releases the GIL) while it loads."""
+
+    def __init__(self, path: Path) -> None:
+        self._value: str | BaseException = ""
+        self._thread = threading.Thread(target=self._run, args=(path,), name="workbench-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            self._value = file_sha256(path)
+        except BaseException as exc:  # handed to result()
+            self._value = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if isinstance(self._value, BaseException):
+            raise self._value
+        return self._value
 
 
 class FileSink:
@@ -325,9 +351,15 @@ def load_file(
     StoreError
         The store itself failed (not the input).
     """
-    sha = file_sha256(path)
+    size = path.stat().st_size
     with store.writer() as con:
-        if con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
+        # A large file is hashed while it loads (the hash is checked before committing), unless
+        # a file of that name and size was loaded before: then first, as it is likely the same.
+        later = size > EAGER_HASH and not con.execute(
+            "SELECT 1 FROM loaded_files WHERE path = ? AND size_bytes = ?", [str(path), size]).fetchall()
+        hashing = _Hashing(path) if later else None
+        sha = "" if hashing else file_sha256(path)
+        if not hashing and con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
             return FileResult(str(path), None, "skipped", message="already loaded (same content)")
         try:
             if staged is not None:
@@ -335,6 +367,7 @@ def load_file(
             else:
                 fmt = registry.by_name(format) if format else registry.detect(path, read_head(path))
         except UnknownFormat as exc:
+            sha = hashing.result() if hashing else sha
             _quarantine(con, path, sha, None, [Reject(exc.position or "-", exc.reason, exc.excerpt or "", "UnknownFormat")])
             return FileResult(str(path), None, "failed", rows_quarantined=1, message=str(exc))
         opts = _options_for(path, options or ParseOptions())
@@ -346,6 +379,11 @@ def load_file(
                 fmt.load(path, sink, opts)
             else:
                 _load_staged(sink, staged, opts)
+            if hashing:
+                sha = sink.sha = hashing.result()
+                if con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
+                    con.execute("ROLLBACK")
+                    return FileResult(str(path), None, "skipped", message="already loaded (same content)")
             sink.finish()
             for statement in sink.followups:
                 con.execute(statement)
@@ -367,6 +405,7 @@ def load_file(
             con.execute("COMMIT")
         except InputError as exc:
             con.execute("ROLLBACK")
+            sha = hashing.result() if hashing else sha
             error = type(exc).__name__
             _quarantine(con, path, sha, fmt.name, [Reject(exc.position or "-", exc.reason, exc.excerpt or "", error)])
             return FileResult(str(path), fmt.name, "failed", rows_quarantined=1, message=str(exc))
@@ -375,6 +414,7 @@ def load_file(
             raise
         except Exception as exc:  # a parser bug must not stop the batch: quarantine, report
             con.execute("ROLLBACK")
+            sha = hashing.result() if hashing else sha
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             _quarantine(con, path, sha, fmt.name, [Reject("-", f"internal error while parsing: {detail}", "", "InternalError")])
             return FileResult(str(path), fmt.name, "failed", rows_quarantined=1, message=f"internal error: {detail}")
@@ -430,7 +470,7 @@ def load_paths(
                 except (InputError, duckdb.Error):
                     staging.drop(con)  # each file alone then: its own error, its own quarantine
         for index, item in enumerate(group):
-            path = item.path if isinstance(item, staging.Member) else item
+            path: Path = item.path if isinstance(item, staging.Member) else item
             size = os.path.getsize(path)
             seen = 0
 

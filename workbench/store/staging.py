@@ -92,7 +92,7 @@ def member_of(path: Path, format_name: str | None) -> Member | None:
     return Member(path, fmt, module, sqlparse.head_for(module, head.decode("utf-8", "replace")))
 
 
-def groups(paths: list[Path], format_name: str | None) -> Iterator[list[Path] | list[Member]]:
+def groups(paths: list[Path], format_name: str | None) -> Iterator[list[Path | Member]]:
     """``paths`` in order, as lone files (``[path]``) or groups of at least two members."""
     group: list[Member] = []
     size = 0
@@ -102,7 +102,7 @@ def groups(paths: list[Path], format_name: str | None) -> Iterator[list[Path] | 
                 and _shape(member.head) == _shape(group[0].head) and len(group) < GROUP_FILES
                 and size + member.path.stat().st_size <= GROUP_BYTES)
         if group and not fits:
-            yield group if len(group) > 1 else [group[0].path]
+            yield list(group) if len(group) > 1 else [group[0].path]
             group, size = [], 0
         if member is None:
             yield [path]
@@ -110,7 +110,7 @@ def groups(paths: list[Path], format_name: str | None) -> Iterator[list[Path] | 
         group.append(member)
         size += member.path.stat().st_size
     if group:
-        yield group if len(group) > 1 else [group[0].path]
+        yield list(group) if len(group) > 1 else [group[0].path]
 
 
 def _shape(head: Head) -> tuple[object, ...]:

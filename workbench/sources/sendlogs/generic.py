@@ -114,13 +114,14 @@ def query(options: Any, head: Head) -> Query:
     """
     mapping = dict(options.mapping or {})
     params: dict[str, object] = {}
+    types: Mapping[str, str]
     if options.ts_format:
         params["wb_ts_format"] = options.ts_format
     if options.event_map:
         pairs = {k.lower(): v for k, v in options.event_map.items()}
         params.update(wb_event_from=list(pairs), wb_event_to=list(pairs.values()))
     if head.kind == "lines":
-        rows, columns, types = _json_rows(mapping)
+        rows, columns, types = _json_rows(mapping)  # types: all text
         sample = None
         excerpt = "_line"
         record = "_line"
@@ -160,7 +161,7 @@ FROM checked
     return Query(sql, params, clean=not mapping)
 
 
-def _json_rows(mapping: Mapping[str, str]) -> tuple[str, tuple[str, ...], dict[str, str]]:
+def _json_rows(mapping: Mapping[str, str]) -> tuple[str, tuple[str, ...], Mapping[str, str]]:
     """JSON lines as records: each wanted field (canonical names, ``event_id``, mapped paths)."""
     wanted = {**{c: c for c in [*CANONICAL, "event_id"]}, **mapping}
     paths = sorted(set(wanted.values()))

@@ -13,6 +13,7 @@ Times may be UNIX ``time_t`` or formatted (``2026-11-27 08:43:05+0000``).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from workbench.sources.sendlogs.base import quote_ident, ts_sql
@@ -51,7 +52,7 @@ def sniff(head: str) -> bool:
     return bool(names) and names[0] == "type" and "timelogged" in names and ("rcpt" in names or "orig" in names)
 
 
-def _case(column: str, mapping: dict[str, str | None]) -> str:
+def _case(column: str, mapping: Mapping[str, str | None]) -> str:
     whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items() if v is not None)
     return f"CASE {column} {whens} END"
 

@@ -58,7 +58,7 @@ WITH typed AS (
 SELECT
     _line_no AS line_no, _line AS line,
     CASE WHEN event IS NULL OR ts IS NULL THEN 'not a SendGrid event (malformed JSON, or no event / timestamp)'
-         WHEN event IN {_IGNORED + ('',)} THEN ''
+         WHEN event IN {(*_IGNORED, '')} THEN ''
          WHEN event NOT IN {tuple(_EVENTS)} THEN 'unknown SendGrid event name' END AS reject,
     ts,
     {_case("event", _EVENTS)} AS event_type,
