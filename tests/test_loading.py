@@ -166,6 +166,36 @@ def test_scanner_clicks_are_flagged_by_timing(store: Store, tmp_path: Path) -> N
     assert got == {"m1": True, "m2": False, "m3": True}
 
 
+def test_post_load_steps_interrupted_are_completed_by_the_next_load(store: Store, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.sources import bounce_texts
+    from workbench.store.loading import finish_loads
+
+    f = tmp_path / "events.csv"
+    f.write_text(
+        "ts,event_type,message_id,recipient,url,user_agent\n"
+        "2026-11-27T10:00:00Z,delivered,m1,a@contoso.example,,\n"
+        "2026-11-27T10:00:03Z,clicked,m1,a@contoso.example,https://x/1,Mozilla/5.0 (Windows NT 10.0)\n"
+    )
+
+    def crash(con: object) -> None:
+        raise RuntimeError("killed between the file's commit and the post-load steps")
+
+    monkeypatch.setattr(bounce_texts, "refine", crash)
+    with pytest.raises(RuntimeError):
+        load_paths(store, [f])
+    # the file's rows are committed; the post-load steps rolled back as one and stay pending
+    assert store.scalar("SELECT count(*) FROM events") == 2
+    assert store.scalar("SELECT is_machine FROM events WHERE event_type = 'clicked'") is None
+    assert store.scalar("SELECT value FROM store_meta WHERE key = 'load.post_pending'") == "true"
+    monkeypatch.undo()
+    summary = load_paths(store, [f])  # nothing new to load, yet the pending steps run
+    assert [r.status for r in summary.files] == ["skipped"]
+    assert store.scalar("SELECT is_machine FROM events WHERE event_type = 'clicked'") is True
+    assert store.scalar("SELECT value FROM store_meta WHERE key = 'load.post_pending'") == "false"
+    assert finish_loads(store) is False
+
+
 def test_a_parser_crash_quarantines_the_file_and_the_batch_goes_on(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fmt = registry.by_name("pmta")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from workbench.sources.mailbox import ImapFolder
 from workbench.store import Store
-from workbench.store.loading import LoadSummary, load_file
+from workbench.store.loading import LoadSummary, finish_loads, load_file
 
 __all__ = ["fetch_imap"]
 
@@ -74,5 +74,6 @@ def fetch_imap(
                 folder.archive(uid)
             if progress:
                 progress(done, len(uids))
+    finish_loads(store)
     store.release(force=True)
     return summary

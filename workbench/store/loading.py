@@ -394,6 +394,9 @@ def load_file(
                 [sha, str(path), path.stat().st_size, fmt.name, datetime.now(UTC).replace(tzinfo=None),
                  sink.loaded + sum(sink.other_tables.values()), sink.duplicate, sink.reject_count, load_id],
             )
+            if sink.loaded or sink.other_tables:
+                # committed with the rows: a crash before the post-load steps finish leaves it set
+                con.execute(PENDING_SET)
             if sink.learned:
                 domains = [d for d, _ in sink.learned]
                 con.execute(
@@ -422,6 +425,51 @@ def load_file(
     return FileResult(str(path), fmt.name, "loaded", rows, sink.duplicate, sink.reject_count)
 
 
+PENDING_SET = ("INSERT INTO store_meta VALUES ('load.post_pending', 'true') "
+               "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+
+
+def finish_loads(store: Store) -> bool:
+    """Run the post-load steps if a load left them pending; ``True`` if they ran.
+
+    Loaded files mark the store (``store_meta`` ``load.post_pending``) in their own
+    transaction; the steps run in one transaction that clears the mark, so a load interrupted
+    between its files' commits and these steps is completed by the next load (or by calling
+    this): events that do not name their sending IP take their message's
+    (``attribute_events.sql``), undecided clicks are judged human or scanner
+    (``flag_scanner_clicks.sql``), bounces and complaints from mail are tied to their sends
+    (``link_feedback.sql``), send-log failures get the bounce classifier's reasons
+    (:mod:`workbench.sources.bounce_texts`) and suppressions are brought up to date
+    (``suppression_sync.sql``).
+
+    Raises
+    ------
+    StoreError
+        The store failed.
+    """
+    from workbench.sources.bounce_texts import refine
+
+    with store.writer() as con:
+        row = _one(con, "SELECT value FROM store_meta WHERE key = 'load.post_pending'")
+        if not row or row[0] != "true":
+            return False
+        con.execute("BEGIN TRANSACTION")
+        try:
+            # bounces and complaints from mail find the send they answer (also those loaded earlier)
+            con.execute(load_sql("link_feedback"))
+            con.execute(load_sql("attribute_events"))
+            con.execute(load_sql("flag_scanner_clicks"), {"seconds": SCANNER_CLICK_SECONDS})
+            refine(con)  # send-log failure texts classified by the bounce rule tables
+            # complaints, hard bounces, unsubscribes and soft-bounce runs suppress their addresses
+            con.execute(load_sql("suppression_sync"))
+            con.execute("UPDATE store_meta SET value = 'false' WHERE key = 'load.post_pending'")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return True
+
+
 def _load_staged(sink: FileSink, staged: tuple[Stage, int], options: ParseOptions) -> None:
     stage, index = staged
     member = stage.members[index]
@@ -442,12 +490,8 @@ def load_paths(
     """Load every file under ``paths`` (folders recursively), each in its own transaction.
 
     ``progress(path, bytes_done, bytes_total)`` is called as bytes are read. Bad files and
-    bad records are quarantined; the batch always completes. Afterwards, events that do not
-    name their sending IP take their message's (``attribute_events.sql``), undecided clicks
-    are judged human or scanner (``flag_scanner_clicks.sql``), bounces and complaints from
-    mail are tied to their sends (``link_feedback.sql``), send-log failures get the bounce
-    classifier's reasons (:mod:`workbench.sources.bounce_texts`) and suppressions are
-    brought up to date (``suppression_sync.sql``).
+    bad records are quarantined; the batch always completes. Afterwards the post-load steps
+    run (:func:`finish_loads`), also when an earlier, interrupted load left them pending.
 
     Raises
     ------
@@ -493,17 +537,6 @@ def load_paths(
             with store.writer() as con:
                 staging.drop(con)
             store.release()
-    if any(f.status == "loaded" and f.rows_loaded for f in summary.files):
-        with store.writer() as con:
-            # bounces and complaints from mail find the send they answer (also those loaded earlier)
-            con.execute(load_sql("link_feedback"))
-            con.execute(load_sql("attribute_events"))
-            con.execute(load_sql("flag_scanner_clicks"), {"seconds": SCANNER_CLICK_SECONDS})
-            # send-log failure texts classified by the bounce rule tables (workbench.feedback)
-            from workbench.sources.bounce_texts import refine
-
-            refine(con)
-            # complaints, hard bounces, unsubscribes and soft-bounce runs suppress their addresses
-            con.execute(load_sql("suppression_sync"))
+    finish_loads(store)
     store.release(force=True)
     return summary
