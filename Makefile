@@ -33,7 +33,6 @@ test: $(STAMP) system
 
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests benchmarks
-	$(BIN)/ruff format --check workbench tests benchmarks || true
 	$(BIN)/mypy workbench
 
 bench: $(STAMP) system
