@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
+from workbench.feedback.arf import feedback_fields
+
 __all__ = ["FeedbackReport", "parse_feedback_report"]
 
 MULTI = {"authentication-results", "reported-domain", "reported-uri", "original-rcpt-to"}
@@ -52,25 +54,6 @@ class FeedbackReport:
     extra: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _fields(text: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    name: str | None = None
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if not line.strip():
-            name = None if out else name
-            continue
-        if line[:1] in (" ", "\t") and name is not None:
-            out[name][-1] += "\n" + line
-            continue
-        head, sep, value = line.partition(":")
-        if not sep or " " in head.strip():
-            name = None
-            continue
-        name = head.strip().lower()
-        out.setdefault(name, []).append(value.strip())
-    return out
-
-
 def _status_text(part: Message) -> str:
     payload = part.get_payload()
     if isinstance(payload, list):
@@ -94,7 +77,7 @@ def parse_feedback_report(data: bytes) -> FeedbackReport | None:
             headers = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(part.get_payload())
     if report is None:
         return None
-    fields = _fields(_status_text(report))
+    fields = feedback_fields(_status_text(report))
 
     def one(name: str) -> str | None:
         values = fields.get(name)
