@@ -8,6 +8,7 @@ from workbench.analytics.advice import advise, stream_volumes, volume_profile
 from workbench.analytics.dimensions import DIMENSIONS, Dimension, register_dimension, register_join
 from workbench.analytics.kpis import COUNTS, RATES, Rate, add_rates, kpis
 from workbench.analytics.overview import bounce_reasons, report_window, worst_campaigns
+from workbench.analytics.segments import composition, segment_kpis
 from workbench.analytics.reputation import (
     daily_reputation,
     deferral_spikes,
@@ -27,6 +28,7 @@ __all__ = [
     "advise",
     "band",
     "bounce_reasons",
+    "composition",
     "daily_reputation",
     "deferral_spikes",
     "flags",
@@ -36,6 +38,7 @@ __all__ = [
     "register_join",
     "report_window",
     "reputation_score",
+    "segment_kpis",
     "snapshot",
     "spike_series",
     "stream_volumes",

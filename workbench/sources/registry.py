@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from workbench.errors import UnknownFormat
-from workbench.sources import feedback, infrastructure, scan, sqlparse
+from workbench.sources import contacts, feedback, infrastructure, scan, sqlparse
 from workbench.sources.dmarc import load as dmarc_load
 from workbench.sources.jsonengine import document_records
 from workbench.sources.reader import Reject, read_document
@@ -143,6 +143,7 @@ FORMATS: list[Format] = [
     _send_log(sendgrid, documents=True),
     _send_log(postfix),
     _send_log(generic),
+    Format(contacts.NAME, contacts.DESCRIPTION, contacts.sniff, contacts.load),
     Format("parquet", "Parquet events in the canonical columns, or with a column mapping", _parquet_sniff, _parquet_load),
     Format(feedback.NAME, feedback.DESCRIPTION, feedback.sniff, feedback.load),
 ]
