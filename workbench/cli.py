@@ -273,6 +273,10 @@ cli.add_command(_kpi.REPUTATION)
 cli.add_command(_report.REPORT)
 for _command in _feedback.COMMANDS:  # workbench classify, workbench suppression, workbench mailbox
     cli.add_command(_command)
+from workbench.commands import audience as _audience  # noqa: E402
+
+for _command in _audience.COMMANDS:  # workbench contacts, workbench segment
+    cli.add_command(_command)
 
 
 def main() -> None:

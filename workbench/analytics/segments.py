@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from workbench.analytics.kpis import kpis
 from workbench.errors import ConfigError
 from workbench.store import Store
 
-__all__ = ["AGE_BANDS", "COMPOSITION_ATTRIBUTES", "composition", "segment_kpis"]
+__all__ = ["AGE_BANDS", "COMPOSITION_ATTRIBUTES", "Experiment", "composition", "experiment", "segment_kpis"]
 
 _CONTACT = "coalesce(ct_id.contact_id, ct_em.contact_id)"
 #: ages of the ``age_band`` dimension and of compositions
@@ -149,3 +150,72 @@ def composition(store: Store, segment: str | None, by: str, *, as_of: date | dat
         share=pl.col("members") / members if members else pl.lit(None, dtype=pl.Float64),
         base_share=pl.col("base") / total if total else pl.lit(None, dtype=pl.Float64),
     ).with_columns(index=pl.col("share") / pl.col("base_share")).drop("base")
+
+
+@dataclass
+class Experiment:
+    """A comparison of groups on one rate: the counts, the statistics and the verdict."""
+
+    metric: str
+    by: str
+    counts: pl.DataFrame
+    comparisons: pl.DataFrame
+    verdict: list[str]
+
+
+def experiment(
+    store: Store,
+    groups: Sequence[str],
+    metric: str = "human_click_rate",
+    *,
+    by: str = "segment",
+    control: str | None = None,
+    where: Mapping[str, Any] | None = None,
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+    alpha: float = 0.05,
+    correction: str = "holm",
+) -> Experiment:
+    """Compare segments (membership at send time) or A/B variants (``by="campaign"``) on a
+    rate of the KPI layer, each against the control (default: the first group).
+
+    Parameters
+    ----------
+    groups:
+        Segment names (or campaign ids, or values of any other dimension named in ``by``).
+    metric:
+        A rate of :data:`workbench.analytics.RATES`: its numerator are the successes, its
+        denominator the trials (``human_click_rate``: human clicks of delivered messages).
+    where:
+        Further filters (``{"stream": "newsletter"}``).
+
+    Raises
+    ------
+    ConfigError
+        An unknown metric or dimension, fewer than two groups, or a group with no data.
+    StoreError
+        The store cannot be read.
+    """
+    from workbench.analytics import experiments as ex
+    from workbench.analytics.kpis import RATE_BY_NAME
+
+    if metric not in RATE_BY_NAME:
+        raise ConfigError(f"unknown metric {metric!r}; choose from {', '.join(RATE_BY_NAME)}")
+    names = list(dict.fromkeys(str(g) for g in groups))
+    if len(names) < 2:
+        raise ConfigError("compare at least two groups")
+    rate = RATE_BY_NAME[metric]
+    frame = kpis(store, by=[by], start=start, end=end, where={**(where or {}), by: names}, fill_gaps=False)
+    counts = (pl.DataFrame({by: names}).join(frame, on=by, how="left")
+              .select(pl.col(by).alias("group"), pl.col(rate.numerator).fill_null(0).alias("successes"),
+                      pl.col(rate.denominator).fill_null(0).alias("trials"), pl.col(metric).alias("rate"),
+                      pl.col(f"{metric}_lo").alias("rate_lo"), pl.col(f"{metric}_hi").alias("rate_hi")))
+    empty = counts.filter(pl.col("trials") == 0)["group"].to_list()
+    if empty:
+        raise ConfigError(f"no {rate.denominator} messages for {', '.join(empty)} in the window "
+                          f"(is the segment materialised over it? `workbench segment create NAME RULE --backfill-from …`)")
+    try:
+        result = ex.compare(counts, control=control, alpha=alpha, correction=correction)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return Experiment(metric, by, counts, result, ex.verdict(result, metric=metric, alpha=alpha))

@@ -30,7 +30,7 @@ from workbench.audience.compile import Compiled, Definition, compile_definition
 from workbench.errors import ConfigError
 from workbench.store import Store
 
-__all__ = ["Run", "backfill", "compiled", "create", "delete", "evaluate", "export", "get", "list_segments",
+__all__ = ["Run", "backfill", "compiled", "create", "delete", "ensure", "evaluate", "export", "get", "list_segments",
            "materialise", "members", "runs", "save", "size"]
 
 #: the columns of a member (for sends and exports)
@@ -332,3 +332,28 @@ def export(store: Store, segment: Definition | str, path: str | Path, *, as_of: 
         raise ConfigError(f"export to .csv or .parquet, not {target.suffix}")
     return len(frame)
 
+
+
+def ensure(store: Store, name: str, rule: Any = None, *, backfill_from: date | datetime | str | None = None,
+           end: date | datetime | str | None = None, every_days: int = 7) -> Definition:
+    """A saved segment whose membership covers ``backfill_from`` .. ``end``: with a rule (a
+    definition's data form, or a bare rule), saved and materialised again when it is new,
+    changed, or its runs do not reach back that far; without one, the saved segment.
+
+    Raises
+    ------
+    ConfigError
+        No rule and no saved segment of that name, or a malformed rule.
+    StoreError
+        The store cannot be written.
+    """
+    if not rule:
+        return get(store, name)
+    definition = rule if isinstance(rule, Definition) else Definition.from_dict(rule, name)
+    saved = store.query("SELECT definition_sha256 FROM segments WHERE name = $n", {"n": name})
+    first = store.scalar("SELECT min(as_of) FROM segment_runs WHERE segment = $n", {"n": name})
+    fresh = not saved.is_empty() and saved["definition_sha256"][0] == definition.sha256 and first is not None
+    if fresh and (backfill_from is None or first <= _as_time(backfill_from)):
+        return definition
+    create(store, definition, as_of=end, backfill_from=backfill_from, every_days=every_days)
+    return definition
