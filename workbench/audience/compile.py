@@ -291,9 +291,9 @@ def compile_definition(definition: Definition, as_of: datetime,
     where = _expr(definition.rule, ctx)
     if definition.list_name:
         where = f"{where} AND {_list(definition.list_name, 'subscribed', ctx)}"
-    scope = ctx.bind(definition.list_name)
     excluded = "" if definition.include_suppressed else (
-        f"\n  AND c.contact_id NOT IN (SELECT contact_id FROM supp WHERE scope = 'global' OR scope = {scope})")
+        "\n  AND c.contact_id NOT IN (SELECT contact_id FROM supp WHERE scope = 'global'"
+        + (f" OR scope = {ctx.bind(definition.list_name)})" if definition.list_name else ")"))
     active = "coalesce(s.event_at, s.created_at) <= $as_of AND (s.lifted_at IS NULL OR s.lifted_at > $as_of)"
     ctes = [
         "supp AS (\n"
