@@ -122,3 +122,47 @@ def rendered(world_store: Store, tmp_path_factory: pytest.TempPathFactory) -> di
     runs = {name: run_notebook(name, {"days": "21"}, settings=settings, day=REPORT_DAY)
             for name in ("01_deliverability_overview", "02_reputation")}
     return {"out": out, "runs": runs}
+
+
+#: the segments of the planted world: the planted one (25–34 in Île-de-France click the
+#: newsletter 1.8× as often), everyone else, and two groups with nothing planted between them
+PLANTED_SEGMENTS = {
+    "paris_25_34": {"all": [{"attribute": "age", "between": [25, 34]}, {"geo": {"region": "Île-de-France"}}]},
+    "others": {"not": {"segment": "paris_25_34"}},
+    "website": {"all": [{"attribute": "signup_source", "equals": "website"}, {"not": {"segment": "paris_25_34"}}]},
+    "checkout": {"all": [{"attribute": "signup_source", "equals": "checkout"}, {"not": {"segment": "paris_25_34"}}]},
+}
+
+
+@pytest.fixture(scope="session")
+def planted_world(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A world of about 2M events (17k contacts, 270 of them planted) straight into a store (no files), its contacts imported
+    from CSV and the PLANTED_SEGMENTS backfilled weekly over the 90 days (read-only for tests)."""
+    from datetime import timedelta
+
+    from workbench.audience import segments
+    from workbench.audience.compile import Definition
+    from workbench.audience.directory import import_contacts
+    from workbench.synth import simulate, write_contacts
+    from workbench.synth.canonical import canonical_events
+
+    base = tmp_path_factory.mktemp("planted")
+    s = Store(Settings.load(root=ROOT, db_path=base / "planted.duckdb", lock_timeout=60.0))
+    s.migrate()
+    contacts, calendar, msgs, evs, start = simulate(2_000_000, seed=11, end=WORLD_END)
+    frame = canonical_events(evs, msgs)
+    with s.writer() as con:
+        con.register("chunk", frame.to_arrow())
+        con.execute("INSERT INTO events SELECT * FROM chunk")
+        con.unregister("chunk")
+        con.register("cal", calendar.select("campaign_id", "name", "stream", "sending_domain", "ip_pool", "subject",
+                                            "scheduled_at").to_arrow())
+        con.execute("INSERT INTO campaigns BY NAME SELECT * FROM cal")
+        con.unregister("cal")
+    s.release(force=True)
+    write_contacts(base / "contacts.csv", contacts)
+    assert import_contacts(s, base / "contacts.csv").rejected == 0
+    end = start + timedelta(days=90)
+    for name, rule in PLANTED_SEGMENTS.items():
+        segments.create(s, Definition.from_dict({"name": name, "rule": rule}), as_of=end, backfill_from=start)
+    return s

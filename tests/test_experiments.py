@@ -200,3 +200,41 @@ def test_compare_uses_the_chosen_correction() -> None:
     assert holm["p_adjusted"].to_list() == pytest.approx(ex.adjust(raw, "holm"))
     assert bh["p_adjusted"].to_list() == pytest.approx(ex.adjust(raw, "bh"))
     assert np.all(np.array(bh["p_adjusted"].to_list()) <= np.array(holm["p_adjusted"].to_list()) + 1e-12)
+
+
+def test_cluster_variance_matches_statsmodels_cluster_robust() -> None:
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(5)
+    trials = rng.integers(1, 30, 60)
+    successes = rng.binomial(trials, rng.beta(1, 8, 60))
+    rate, variance, deff = ex.cluster_variance(successes, trials)
+    # the same estimate as a regression of each message's outcome on a constant, with
+    # standard errors clustered by contact (no small-sample factor; ours has m / (m − 1))
+    y = np.concatenate([np.r_[np.ones(k), np.zeros(n - k)] for k, n in zip(successes, trials, strict=True)])
+    groups = np.repeat(np.arange(60), trials)
+    fit = sm.OLS(y, np.ones_like(y)).fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": False})
+    assert rate == pytest.approx(fit.params[0])
+    assert variance * 59 / 60 == pytest.approx(fit.bse[0] ** 2)
+    assert deff == pytest.approx(variance / (rate * (1 - rate) / trials.sum()))
+    # one message per contact: no clustering, the design effect is m / (m − 1)
+    ones = np.ones(50, dtype=int)
+    assert ex.cluster_variance(np.r_[np.ones(10, dtype=int), np.zeros(40, dtype=int)], ones)[2] == pytest.approx(50 / 49)
+    assert math.isnan(ex.cluster_variance([1], [3])[1])
+    with pytest.raises(ValueError):
+        ex.cluster_variance([3], [2])
+
+
+def test_compare_with_units_uses_robust_variances() -> None:
+    units = pl.DataFrame({"group": ["c"] * 4 + ["v"] * 4, "successes": [0, 1, 0, 9, 2, 3, 1, 4],
+                          "trials": [10, 10, 10, 10, 10, 10, 10, 10]})
+    groups = units.group_by("group", maintain_order=True).agg(pl.col("successes").sum(), pl.col("trials").sum())
+    row = ex.compare(groups, units=units).row(0, named=True)
+    _, vc, _ = ex.cluster_variance([0, 1, 0, 9], [10] * 4)
+    _, vv, _ = ex.cluster_variance([2, 3, 1, 4], [10] * 4)
+    assert row["test"] == "z (clustered)"
+    assert row["statistic"] == pytest.approx((10 / 40 - 10 / 40) / math.sqrt(vc + vv))
+    assert row["ci_high"] - row["difference"] == pytest.approx(stats.norm.ppf(0.975) * math.sqrt(vc + vv))
+    naive = ex.compare(groups).row(0, named=True)
+    assert row["design_effect"] > 1 and naive["design_effect"] == 1.0
+    assert "design effect" in ex.verdict(ex.compare(groups, units=units))[0]

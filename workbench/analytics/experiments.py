@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 from scipy import optimize, special, stats
 
-__all__ = ["adjust", "choose_test", "compare", "difference_ci", "fisher", "mde", "power", "prob_better",
+__all__ = ["adjust", "choose_test", "cluster_variance", "compare", "difference_ci", "fisher", "mde", "power", "prob_better",
            "sample_size", "verdict", "ztest"]
 
 Alternative = Literal["two-sided", "larger", "smaller"]
@@ -137,6 +137,39 @@ def fisher(k_control: int, n_control: int, k_variant: int, n_variant: int, *,
     side = {"two-sided": "two-sided", "larger": "greater", "smaller": "less"}[alternative]
     result = stats.fisher_exact(table, alternative=side)
     return float(result.statistic), float(result.pvalue)
+
+
+def cluster_variance(successes: Sequence[float], trials: Sequence[float]) -> tuple[float, float, float]:
+    """The rate ``Σk / Σn`` of a group made of units (contacts) that each got several
+    messages, its variance robust to the units' own propensities, and the design effect.
+
+    Messages to the same person are not independent trials: someone who clicks one
+    newsletter clicks the next. The ratio estimator's variance (the delta method, the
+    "cluster-robust" variance) is ``m / (m − 1) · Σ (k_i − p̂ n_i)² / N²`` for ``m`` units
+    and ``N`` messages; the design effect is how many times the naive binomial variance
+    ``p̂ (1 − p̂) / N`` it is (1: independent; 3: the messages count as a third as many).
+
+    Returns
+    -------
+    tuple of float
+        ``(rate, variance, design_effect)``; nan when there are fewer than two units or no trials.
+
+    Raises
+    ------
+    ValueError
+        A count is negative or a unit's successes exceed its trials.
+    """
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    if k.shape != n.shape or np.any(k < 0) or np.any(k > n):
+        raise ValueError("need 0 ≤ successes ≤ trials for every unit")
+    total, m = float(n.sum()), len(n)
+    if total == 0 or m < 2:
+        return (float(k.sum() / total) if total else math.nan), math.nan, math.nan
+    p = float(k.sum() / total)
+    variance = m / (m - 1) * float(((k - p * n) ** 2).sum()) / total**2
+    naive = p * (1 - p) / total
+    return p, variance, (variance / naive if naive > 0 else math.nan)
 
 
 def choose_test(k_control: int, n_control: int, k_variant: int, n_variant: int) -> str:
@@ -304,7 +337,8 @@ def prob_better(k_control: int, n_control: int, k_variant: int, n_variant: int, 
 
 
 def compare(groups: pl.DataFrame, *, control: str | None = None, alpha: float = 0.05, correction: str = "holm",
-            test: Literal["auto", "z", "fisher"] = "auto", bayes: bool = True, power_target: float = 0.8) -> pl.DataFrame:
+            test: Literal["auto", "z", "fisher"] = "auto", bayes: bool = True, power_target: float = 0.8,
+            units: pl.DataFrame | None = None) -> pl.DataFrame:
     """Each group against the control, with every statistic.
 
     Parameters
@@ -315,15 +349,21 @@ def compare(groups: pl.DataFrame, *, control: str | None = None, alpha: float = 
         The control group (default: the first row).
     correction:
         ``holm``, ``bh``, ``bonferroni`` or ``none``, over the comparisons made.
+    units:
+        ``group``, ``successes``, ``trials`` per unit (contact) when units got several
+        messages: the test becomes a z-test on cluster-robust variances
+        (:func:`cluster_variance`), the interval and the Bayesian probability use them, and
+        sample sizes are inflated by the design effect. Without it every message counts
+        as an independent trial (right for an A/B test of one send).
 
     Returns
     -------
     polars.DataFrame
         Per variant: ``group``, ``control``, the counts and rates, ``difference``, ``ci_low``,
         ``ci_high``, ``relative`` (lift), ``test``, ``statistic``, ``p_value``, ``p_adjusted``,
-        ``significant``, ``prob_better`` (when ``bayes``), ``mde`` (the smallest increase
-        detectable at 80 % power with these sizes) and ``needed`` (messages per group to
-        detect the observed difference).
+        ``significant``, ``prob_better`` (when ``bayes``), ``design_effect`` (1 without
+        units), ``mde`` (the smallest increase detectable at 80 % power with these sizes)
+        and ``needed`` (messages per group to detect the observed difference).
 
     Raises
     ------
@@ -338,24 +378,42 @@ def compare(groups: pl.DataFrame, *, control: str | None = None, alpha: float = 
     base = control or names[0]
     if base not in names:
         raise ValueError(f"no group {base!r} among {names}")
+    robust: dict[str, tuple[float, float, float]] = {}
+    if units is not None:
+        for (name,), part in units.partition_by("group", as_dict=True).items():
+            robust[str(name)] = cluster_variance(part["successes"].to_list(), part["trials"].to_list())
     _, kc, nc = table[names.index(base)]
+    z_a = float(stats.norm.ppf(1 - alpha / 2))
     out: list[dict[str, Any]] = []
     for g, k, n in table:
         if g == base:
             continue
-        diff, lo, hi = difference_ci(kc, nc, k, n, confidence=1 - alpha)
-        chosen = choose_test(kc, nc, k, n) if test == "auto" else test
-        statistic, p = fisher(kc, nc, k, n) if chosen == "fisher" else ztest(kc, nc, k, n)
         rc, rv = (kc / nc if nc else math.nan), (k / n if n else math.nan)
+        deff_c = robust.get(base, (0, 0, 1.0))[2] if units is not None else 1.0
+        deff_v = robust.get(g, (0, 0, 1.0))[2] if units is not None else 1.0
+        if units is not None:
+            var = robust.get(base, (0, math.nan, 0))[1] + robust.get(g, (0, math.nan, 0))[1]
+            diff = rv - rc
+            se = math.sqrt(var) if var > 0 else math.nan
+            lo, hi = diff - z_a * se, diff + z_a * se
+            chosen, statistic = "z (clustered)", diff / se if se > 0 else math.nan
+            p = _p_from_z(statistic, "two-sided") if not math.isnan(statistic) else 1.0
+            better = float(stats.norm.cdf(statistic)) if bayes and not math.isnan(statistic) else math.nan
+        else:
+            diff, lo, hi = difference_ci(kc, nc, k, n, confidence=1 - alpha)
+            chosen = choose_test(kc, nc, k, n) if test == "auto" else test
+            statistic, p = fisher(kc, nc, k, n) if chosen == "fisher" else ztest(kc, nc, k, n)
+            better = prob_better(kc, nc, k, n) if bayes and nc and n else math.nan
+        deff = max(1.0, deff_c if not math.isnan(deff_c) else 1.0, deff_v if not math.isnan(deff_v) else 1.0)
+        eff_c, eff_v = nc / deff, n / deff
         out.append({
             "group": g, "control": base, "successes": k, "trials": n, "rate": rv, "control_successes": kc,
             "control_trials": nc, "control_rate": rc, "difference": diff, "ci_low": lo, "ci_high": hi,
             "relative": (rv / rc - 1) if rc and not math.isnan(rc) else math.nan, "test": chosen,
-            "statistic": statistic, "p_value": p,
-            "prob_better": prob_better(kc, nc, k, n) if bayes and nc and n else math.nan,
-            "mde": mde(nc, n, rc, alpha=alpha, power=power_target) if nc and n and rc < 1 else math.nan,
-            "needed": (max(sample_size(rc, rv, alpha=alpha, power=power_target)) if nc and n and 0 < rc < 1 and 0 < rv < 1
-                       and rc != rv else None),
+            "statistic": statistic, "p_value": p, "prob_better": better, "design_effect": deff,
+            "mde": mde(eff_c, eff_v, rc, alpha=alpha, power=power_target) if eff_c > 0 and eff_v > 0 and rc < 1 else math.nan,
+            "needed": (math.ceil(max(sample_size(rc, rv, alpha=alpha, power=power_target)) * deff)
+                       if nc and n and 0 < rc < 1 and 0 < rv < 1 and rc != rv else None),
         })
     adjusted = adjust([r["p_value"] for r in out], correction)  # type: ignore[arg-type]
     for r, pa in zip(out, adjusted, strict=True):
@@ -363,7 +421,8 @@ def compare(groups: pl.DataFrame, *, control: str | None = None, alpha: float = 
         r["significant"] = pa < alpha
     frame = pl.DataFrame(out, infer_schema_length=None)
     return frame.with_columns(pl.col(c).cast(pl.Float64).fill_nan(None) for c in (
-        "rate", "control_rate", "difference", "ci_low", "ci_high", "relative", "statistic", "p_value", "prob_better", "mde"))
+        "rate", "control_rate", "difference", "ci_low", "ci_high", "relative", "statistic", "p_value", "prob_better",
+        "mde", "design_effect"))
 
 
 def _pct(v: float | None, digits: int = 2) -> str:
@@ -396,7 +455,8 @@ def verdict(result: pl.DataFrame, *, metric: str = "rate", alpha: float = 0.05) 
                 f"({100 * (1 - alpha):.0f} % CI {r['ci_low'] * 100:+.2f} to {r['ci_high'] * 100:+.2f})")
         if r.get("relative") is not None and r["control_rate"]:
             head += f", {r['rate'] / r['control_rate']:.2f}× as high"
-        test = "Fisher's exact test" if r.get("test") == "fisher" else "two-proportion z-test"
+        test = {"fisher": "Fisher's exact test", "z": "two-proportion z-test"}.get(
+            r.get("test") or "z", f"z-test on contact-level variances (design effect {r.get('design_effect') or 1:.1f})")
         tail = f"{test} {_p(r['p_adjusted'])} (adjusted for {len(result)} comparison{'s' if len(result) > 1 else ''})"
         bayes = f"; probability that {r['group']} is higher: {_pct(r.get('prob_better'), 1)}" if r.get("prob_better") is not None else ""
         if r["significant"]:

@@ -61,6 +61,9 @@ register_dimension(Dimension("segment", "sgm.segment", ("contact", "segment_memb
                              "segment of the contact when the message was sent (workbench segment create)"))
 register_dimension(Dimension("tier", "replace(tgm.segment, 'tier:', '')", ("contact", "tier_members"),
                              "engagement tier of the contact when the message was sent (workbench segment tiers)"))
+register_dimension(Dimension("contact", f"coalesce({_CONTACT}, m.contact_id, lower(m.recipient))", ("contact",),
+                             "the contact (its id, else the recipient address): the unit of segment experiments",
+                             columns=("contact_id", "recipient")))
 for _name, _sql in (("country", "cta.country"), ("region", "cta.region"), ("language", "cta.language"),
                     ("signup_source", "cta.signup_source"), ("age_band", _AGE_SQL.format(a="cta.age"))):
     register_dimension(Dimension(_name, _sql, ("contact", "contact_attributes"), f"contact's {_name.replace('_', ' ')} (current)"))
@@ -175,6 +178,7 @@ def experiment(
     end: date | datetime | str | None = None,
     alpha: float = 0.05,
     correction: str = "holm",
+    cluster: bool | None = None,
 ) -> Experiment:
     """Compare segments (membership at send time) or A/B variants (``by="campaign"``) on a
     rate of the KPI layer, each against the control (default: the first group).
@@ -188,6 +192,10 @@ def experiment(
         denominator the trials (``human_click_rate``: human clicks of delivered messages).
     where:
         Further filters (``{"stream": "newsletter"}``).
+    cluster:
+        Treat each contact as the unit (its messages are not independent: a clicker
+        clicks again) with cluster-robust variances; default: yes, except for
+        ``by="campaign"`` (an A/B test of one send, one message per contact).
 
     Raises
     ------
@@ -214,8 +222,14 @@ def experiment(
     if empty:
         raise ConfigError(f"no {rate.denominator} messages for {', '.join(empty)} in the window "
                           f"(is the segment materialised over it? `workbench segment create NAME RULE --backfill-from …`)")
+    units = None
+    if cluster if cluster is not None else by != "campaign":
+        per_contact = kpis(store, by=[by, "contact"], start=start, end=end, where={**(where or {}), by: names},
+                           fill_gaps=False, intervals=False)
+        units = per_contact.select(pl.col(by).alias("group"), pl.col(rate.numerator).alias("successes"),
+                                   pl.col(rate.denominator).alias("trials")).filter(pl.col("trials") > 0)
     try:
-        result = ex.compare(counts, control=control, alpha=alpha, correction=correction)
+        result = ex.compare(counts, control=control, alpha=alpha, correction=correction, units=units)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     return Experiment(metric, by, counts, result, ex.verdict(result, metric=metric, alpha=alpha))
