@@ -8,7 +8,7 @@ from workbench.analytics.advice import advise, stream_volumes, volume_profile
 from workbench.analytics.dimensions import DIMENSIONS, Dimension, register_dimension, register_join
 from workbench.analytics.kpis import COUNTS, RATES, Rate, add_rates, kpis
 from workbench.analytics.overview import bounce_reasons, report_window, worst_campaigns
-from workbench.analytics.segments import composition, segment_kpis
+from workbench.analytics.segments import Experiment, composition, experiment, segment_kpis
 from workbench.analytics.reputation import (
     daily_reputation,
     deferral_spikes,
@@ -23,6 +23,7 @@ __all__ = [
     "DIMENSIONS",
     "RATES",
     "Dimension",
+    "Experiment",
     "Rate",
     "add_rates",
     "advise",
@@ -30,6 +31,7 @@ __all__ = [
     "bounce_reasons",
     "composition",
     "daily_reputation",
+    "experiment",
     "deferral_spikes",
     "flags",
     "kpis",
