@@ -238,3 +238,7 @@ def test_compare_with_units_uses_robust_variances() -> None:
     naive = ex.compare(groups).row(0, named=True)
     assert row["design_effect"] > 1 and naive["design_effect"] == 1.0
     assert "design effect" in ex.verdict(ex.compare(groups, units=units))[0]
+    lonely = units.filter((pl.col("group") == "c") | (pl.col("successes") == 2))  # one contact in the variant
+    row = ex.compare(groups, units=lonely).row(0, named=True)
+    assert row["ci_low"] is None and not row["significant"]
+    assert "too few contacts for an interval" in ex.verdict(ex.compare(groups, units=lonely))[0]

@@ -8,7 +8,11 @@
 4. print what is in the store and the headline numbers (and what the feedback mail said),
 5. audit the sending domains' authentication offline (the world's zone, ``data/dns``),
 6. render the reports (deliverability overview, reputation, DMARC, bounces and complaints,
-   authentication audit) into ``reports/<date>/`` and print where to open them.
+   authentication audit, segment explorer and experiment) into ``reports/<date>/`` and print
+   where to open them.
+
+Between 3 and 4, the audience: the contacts imported, example segments backfilled over the
+window, the engagement tiers and the sunset recommendation (:mod:`workbench.audience.demo`).
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
                   f"{sum(f.status == 'skipped' for f in summary.files)} files already loaded, "
                   f"{summary.rows_quarantined:,} quarantined")
     dmarc_step(store, raw, console)
+    console.print("[bold]3b[/] the audience: contacts, segments, engagement tiers")
+    from workbench.audience.demo import audience_step
+
+    audience_step(store, raw, console)
     console.print("[bold]4/6[/] the store")
     headline = store.query(
         """
@@ -112,7 +120,8 @@ def dmarc_step(store: Store, raw: Path, console: Console) -> None:
 
 
 #: the reports the demo renders, in order (those missing from notebooks/ are skipped)
-DEMO_REPORTS = ("01_deliverability_overview", "02_reputation", "03_dmarc", "04_bounces_complaints", "05_auth_audit")
+DEMO_REPORTS = ("01_deliverability_overview", "02_reputation", "03_dmarc", "04_bounces_complaints", "05_auth_audit",
+                "06_segment_explorer", "07_segment_experiment")
 
 
 def render_reports(settings: Settings, console: Console) -> list[Path]:

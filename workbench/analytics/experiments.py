@@ -450,9 +450,10 @@ def verdict(result: pl.DataFrame, *, metric: str = "rate", alpha: float = 0.05) 
         if not r["trials"] or not r["control_trials"]:
             lines.append(f"{r['group']} vs {r['control']}: no data in one of the groups; no conclusion.")
             continue
+        interval = (f"{100 * (1 - alpha):.0f} % CI {r['ci_low'] * 100:+.2f} to {r['ci_high'] * 100:+.2f}"
+                    if r["ci_low"] is not None and r["ci_high"] is not None else "too few contacts for an interval")
         head = (f"{r['group']}: {label} {_pct(r['rate'])} against {_pct(r['control_rate'])} for {r['control']}, "
-                f"{'+' if r['difference'] >= 0 else '−'}{abs(r['difference']) * 100:.2f} points "
-                f"({100 * (1 - alpha):.0f} % CI {r['ci_low'] * 100:+.2f} to {r['ci_high'] * 100:+.2f})")
+                f"{'+' if r['difference'] >= 0 else '−'}{abs(r['difference']) * 100:.2f} points ({interval})")
         if r.get("relative") is not None and r["control_rate"]:
             head += f", {r['rate'] / r['control_rate']:.2f}× as high"
         test = {"fisher": "Fisher's exact test", "z": "two-proportion z-test"}.get(

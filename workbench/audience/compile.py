@@ -79,7 +79,9 @@ class Definition:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+        """A hash of what decides membership (the description left out)."""
+        data = {k: v for k, v in self.to_dict().items() if k != "description"}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def load_definition(path: str | Path, name: str | None = None) -> Definition:

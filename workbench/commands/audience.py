@@ -264,6 +264,7 @@ def delete(ctx: click.Context, name: str, db: Path | None) -> None:
 
 
 @segment.command("tiers")
+@click.option("--as-of", default=None, metavar="DATE", help="Tiers as of this time (default: now).")
 @click.option("--backfill-from", default=None, metavar="DATE", help="Also materialise the tiers every --every days since DATE.")
 @click.option("--every", "every_days", type=int, default=7, show_default=True)
 @click.option("--no-save", is_flag=True, help="Only count; store nothing.")
@@ -271,13 +272,15 @@ def delete(ctx: click.Context, name: str, db: Path | None) -> None:
 @json_option
 @click.pass_context
 @handle_errors
-def tiers(ctx: click.Context, backfill_from: str | None, every_days: int, no_save: bool, db: Path | None, as_json: bool) -> None:
+def tiers(ctx: click.Context, as_of: str | None, backfill_from: str | None, every_days: int, no_save: bool, db: Path | None,
+          as_json: bool) -> None:
     """Engagement tiers (active 30 / 90 days, at risk, inactive, never engaged, new): sizes
     and what to do; saved as segments tier:<name> for `workbench kpi --by tier`."""
     from workbench.audience import tiers as T
 
     store = _store(ctx, db)
-    frame = T.tier_sizes(store) if no_save else T.materialise_tiers(store, backfill_from=backfill_from, every_days=every_days)
+    frame = (T.tier_sizes(store, as_of) if no_save
+             else T.materialise_tiers(store, as_of=as_of, backfill_from=backfill_from, every_days=every_days))
     if as_json:
         _emit(frame.to_dicts())
         return
@@ -288,6 +291,7 @@ def tiers(ctx: click.Context, backfill_from: str | None, every_days: int, no_sav
 
 
 @segment.command("sunset")
+@click.option("--as-of", default=None, metavar="DATE", help="Judge engagement as of this time (default: now).")
 @click.option("--min-deliveries", type=int, default=5, show_default=True,
               help="Never-engaged contacts are sunset after this many deliveries.")
 @click.option("--out", "target", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the list as CSV.")
@@ -295,11 +299,12 @@ def tiers(ctx: click.Context, backfill_from: str | None, every_days: int, no_sav
 @json_option
 @click.pass_context
 @handle_errors
-def sunset(ctx: click.Context, min_deliveries: int, target: Path | None, db: Path | None, as_json: bool) -> None:
+def sunset(ctx: click.Context, as_of: str | None, min_deliveries: int, target: Path | None, db: Path | None,
+           as_json: bool) -> None:
     """Who to stop mailing (inactive, never engaged) and who to re-engage first (at risk)."""
     from workbench.audience.tiers import sunset as candidates
 
-    frame = candidates(_store(ctx, db), min_deliveries=min_deliveries)
+    frame = candidates(_store(ctx, db), as_of, min_deliveries=min_deliveries)
     if target is not None:
         frame.write_csv(target)
     summary = frame.group_by("action", "tier").agg(contacts=pl.len(), delivered_recent=pl.col("delivered_recent").sum()).sort(
