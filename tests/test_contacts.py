@@ -174,7 +174,8 @@ def test_stager_dedupes_across_chunks(store: Store) -> None:
     rows_b, _ = parse_frame(pl.DataFrame({"email": ["A@x.example", "b@x.example"], "_line_no": [9, 10]}), source="f", as_of=T0)
 
     class Sink:
-        staged: list[pl.DataFrame] = []
+        def __init__(self) -> None:
+            self.staged: list[pl.DataFrame] = []
 
         def add_rows(self, table: str, frame: pl.DataFrame) -> None:
             self.staged.append(frame)

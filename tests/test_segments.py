@@ -217,7 +217,7 @@ def test_export_members_and_delete(audience: Store, tmp_path: Path) -> None:
     assert segments.export(audience, "fr", tmp_path / "fr.csv") == 3
     assert pl.read_csv(tmp_path / "fr.csv")["email"].to_list() == ["a@x.example", "b@x.example", "f@x.example"]
     assert segments.export(audience, "fr", tmp_path / "fr.parquet") == 3
-    with pytest.raises(ConfigError, match="csv or .parquet"):
+    with pytest.raises(ConfigError, match=r"csv or \.parquet"):
         segments.export(audience, "fr", tmp_path / "fr.xlsx")
     assert segments.size(audience, "fr", AS_OF) == 3
     assert segments.delete(audience, "fr") and not segments.delete(audience, "fr")

@@ -37,7 +37,8 @@ def test_every_packaged_query_runs_on_an_empty_store(store: Store) -> None:
               "scan_from": date(2025, 12, 30), "scan_to": date(2027, 1, 7),  # kpi_counts.sql
               # feedback analytics and suppression queries
               "by": "provider", "period": "week", "deferred": True, "address": "a@example.com",
-              "addresses": ["a@example.com"], "contacts": [""], "list": None}
+              "addresses": ["a@example.com"], "contacts": [""], "list": None,
+              "as_of": date(2026, 6, 1), "recent_from": date(2026, 5, 1)}  # contact_activity.sql
     with store.writer() as con:
         con.register("batch", empty_events())
         for name in names:

@@ -8,7 +8,6 @@ from workbench.analytics.advice import advise, stream_volumes, volume_profile
 from workbench.analytics.dimensions import DIMENSIONS, Dimension, register_dimension, register_join
 from workbench.analytics.kpis import COUNTS, RATES, Rate, add_rates, kpis
 from workbench.analytics.overview import bounce_reasons, report_window, worst_campaigns
-from workbench.analytics.segments import Experiment, composition, experiment, segment_kpis
 from workbench.analytics.reputation import (
     daily_reputation,
     deferral_spikes,
@@ -16,6 +15,7 @@ from workbench.analytics.reputation import (
     snapshot,
     spike_series,
 )
+from workbench.analytics.segments import Experiment, composition, experiment, segment_kpis
 from workbench.analytics.stats import band, rate, reputation_score, wilson_interval
 
 __all__ = [
@@ -31,8 +31,8 @@ __all__ = [
     "bounce_reasons",
     "composition",
     "daily_reputation",
-    "experiment",
     "deferral_spikes",
+    "experiment",
     "flags",
     "kpis",
     "rate",

@@ -77,7 +77,9 @@ def size_chart(runs: pl.DataFrame, *, title: str = "members over time") -> go.Fi
         raise ValueError(f"not a runs frame: it lacks {sorted(missing)}")
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=runs["as_of"].to_list(), y=runs["size"].to_list(), mode="lines+markers", name="members"))
-    fig.add_trace(go.Bar(x=runs["as_of"].to_list(), y=runs["joined"].to_list(), name="joined", opacity=0.5))
+    joined = runs["joined"].to_list()
+    joined[:1] = [None]  # everyone "joins" at the first run: not news
+    fig.add_trace(go.Bar(x=runs["as_of"].to_list(), y=joined, name="joined", opacity=0.5))
     fig.add_trace(go.Bar(x=runs["as_of"].to_list(), y=[-v for v in runs["left"].to_list()], name="left", opacity=0.5))
     fig.update_layout(title=title, barmode="relative", xaxis_title="as of", yaxis_title="contacts", hovermode="x unified")
     return fig
@@ -100,7 +102,7 @@ def composition_chart(frame: pl.DataFrame, attribute: str, *, title: str | None 
         fig.add_trace(go.Bar(y=labels, x=[None if v is None else v * 100 for v in frame[column].to_list()], name=name,
                              orientation="h"))
     fig.update_layout(title=title or f"by {attribute.replace('_', ' ')}", barmode="group", xaxis_title="% of contacts",
-                      height=160 + 28 * len(labels))
+                      height=max(260, 160 + 28 * len(labels)))
     fig.update_yaxes(autorange="reversed")
     return fig
 

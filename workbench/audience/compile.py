@@ -192,10 +192,9 @@ def _attr(node: R.Attr, ctx: _Ctx) -> str:
     if op in ("contains", "starts_with", "ends_with"):
         if not text:
             raise ConfigError(f"{node.name}: {op} applies to text")
-        fn = {"contains": "contains", "starts_with": "starts_with", "ends_with": "ends_with"}[op]
-        return f"{fn}({col}, {val(value)})"
-    sym = {"equals": "=", "not_equals": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
-    return f"{col} {sym} {val(value)}"
+        return f"{op}({col}, {val(value)})"
+    symbol = {"equals": "=", "not_equals": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
+    return f"{col} {symbol} {val(value)}"
 
 
 def _engagement(node: R.Engagement, ctx: _Ctx) -> str:

@@ -38,14 +38,35 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Union
+from typing import Any
 
 from workbench.errors import ConfigError
 
 __all__ = [
-    "ATTRIBUTES", "ENGAGEMENT_KINDS", "OPERATORS", "All", "Any_", "Attr", "Engagement", "InList", "Not", "Rule",
-    "SegmentRef", "Tier", "all_", "any_", "attr", "engaged", "engagement", "in_list", "opened", "clicked",
-    "parse_rule", "segment", "tier", "tier_rule",
+    "ATTRIBUTES",
+    "ENGAGEMENT_KINDS",
+    "OPERATORS",
+    "All",
+    "Any_",
+    "Attr",
+    "Engagement",
+    "InList",
+    "Not",
+    "Rule",
+    "SegmentRef",
+    "Tier",
+    "all_",
+    "any_",
+    "attr",
+    "clicked",
+    "engaged",
+    "engagement",
+    "in_list",
+    "opened",
+    "parse_rule",
+    "segment",
+    "tier",
+    "tier_rule",
 ]
 
 #: contact attributes a rule may compare (typed columns; ``attributes.<key>`` reads the JSON)
@@ -162,7 +183,7 @@ class SegmentRef(_Ops):
         return {"segment": self.name}
 
 
-Rule = Union[All, Any_, Not, Attr, InList, Engagement, Tier, SegmentRef]
+Rule = All | Any_ | Not | Attr | InList | Engagement | Tier | SegmentRef
 
 
 def _days(value: Any, where: str) -> int:

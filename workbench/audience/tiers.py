@@ -23,7 +23,7 @@ import polars as pl
 from workbench.audience import segments
 from workbench.audience.compile import Definition
 from workbench.audience.rules import TIERS, Tier
-from workbench.store import Store, load_sql
+from workbench.store import Store
 
 __all__ = ["RECOMMENDATIONS", "TIERS", "materialise_tiers", "sunset", "tier_sizes"]
 
@@ -115,8 +115,9 @@ def sunset(store: Store, as_of: date | datetime | str | None = None, *, min_deli
         ids = segments.evaluate(store, Definition(f"tier:{name}", Tier(name)), stamp)
         parts.append(ids.with_columns(tier=pl.lit(name), action=pl.lit(action)))
     candidates = pl.concat(parts)
-    schema = {"contact_id": pl.Utf8, "email": pl.Utf8, "tier": pl.Utf8, "action": pl.Utf8, "last_engaged": pl.Datetime("us"),
-              "first_delivered": pl.Datetime("us"), "delivered": pl.Int64, "delivered_recent": pl.Int64, "complaints": pl.Int64}
+    schema: dict[str, pl.DataType] = {
+        "contact_id": pl.Utf8(), "email": pl.Utf8(), "tier": pl.Utf8(), "action": pl.Utf8(), "last_engaged": pl.Datetime("us"),
+        "first_delivered": pl.Datetime("us"), "delivered": pl.Int64(), "delivered_recent": pl.Int64(), "complaints": pl.Int64()}
     if candidates.is_empty():
         return pl.DataFrame(schema=schema)
     activity = store.sql("contact_activity", {"as_of": stamp, "recent_from": stamp - timedelta(days=recent_days)})

@@ -16,7 +16,16 @@ import yaml
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from workbench.cli import _emit, _parse_pairs, _store, db_option, err, handle_errors, json_option, out
+from workbench.cli import (
+    _emit,
+    _parse_pairs,
+    _store,
+    db_option,
+    err,
+    handle_errors,
+    json_option,
+    out,
+)
 
 __all__ = ["COMMANDS", "contacts", "segment"]
 
