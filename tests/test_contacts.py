@@ -60,7 +60,9 @@ def test_check_series_keeps_order_and_checks_each_value_once() -> None:
 def test_names_and_sniffing() -> None:
     assert canonical_name(" E-mail ") == "email" and canonical_name("First Name") == "first_name"
     assert canonical_name("Zip Code") == "postal_code" and canonical_name("loyalty tier") == "loyalty_tier"
-    assert sniff_header(["Email", "age"]) and not sniff_header(["ts", "event_type", "email"])
+    assert sniff_header(["Email", "age"]) and sniff_header(["email"]) and sniff_header(["id", "E-mail"])
+    assert not sniff_header(["ts", "event_type", "email"]) and not sniff_header(["When", "Status", "Email", "Campaign"])
+    assert not sniff_header(["email", "first_name", "message_id"]) and sniff_header(["email", "Loyalty", "Country"])
     assert contacts_format.sniff(b"\xef\xbb\xbfE-mail,Name\nx@y.example,X\n", Path("c.csv"))
     assert not contacts_format.sniff(b"ts,event_type,recipient\n", Path("e.csv"))
     assert not contacts_format.sniff(b'{"email": "x@y.example"}\n', Path("c.json"))

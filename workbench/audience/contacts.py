@@ -69,10 +69,23 @@ def canonical_name(column: str) -> str:
     return ALIASES.get(name, name)
 
 
+#: columns that make a table events, not contacts
+EVENT_COLUMNS = frozenset({"ts", "event_type", "event", "timestamp", "message_id", "smtp_code", "bounce_class"})
+#: other columns that say a table is about people (extra attributes, kept in the JSON)
+PERSON_COLUMNS = frozenset({"name", "full_name", "display_name", "title", "company", "opt_in", "consent", "subscribed"})
+
+
 def sniff_header(names: Iterable[str]) -> bool:
-    """True for a contacts table: an email column and no event columns."""
+    """True for a contacts table: an email column, no event columns, and either another
+    known attribute (name, age, country, lists, …) or nothing but the address (and an id).
+
+    A log mapped by hand (``When,Status,Email,Campaign``) has an email column too: without
+    an attribute of a person it is not taken for contacts.
+    """
     canon = {canonical_name(n) for n in names}
-    return "email" in canon and not ({"event_type", "ts"} & canon)
+    if "email" not in canon or canon & EVENT_COLUMNS:
+        return False
+    return bool(canon & ((set(KNOWN) | PERSON_COLUMNS) - {"email", "contact_id"})) or canon <= {"email", "contact_id"}
 
 
 def _timestamp(col: pl.Expr) -> pl.Expr:
