@@ -153,7 +153,7 @@ def planted_world(tmp_path_factory: pytest.TempPathFactory) -> Store:
     frame = canonical_events(evs, msgs)
     with s.writer() as con:
         con.register("chunk", frame.to_arrow())
-        con.execute("INSERT INTO events SELECT * FROM chunk")
+        con.execute("INSERT INTO events BY NAME SELECT * FROM chunk")
         con.unregister("chunk")
         con.register("cal", calendar.select("campaign_id", "name", "stream", "sending_domain", "ip_pool", "subject",
                                             "scheduled_at").to_arrow())
