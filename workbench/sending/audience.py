@@ -1,0 +1,119 @@
+"""Who a send goes to: a segment name, a frame of contacts, or a contacts file.
+
+The seam is one function, :func:`audience`, returning ``contact_id``, ``email`` and the
+contacts' attribute columns (what templates personalise with). A segment name is resolved,
+in order, by:
+
+1. ``workbench.audience.segments.members(store, name)`` when that module exists (the
+   audience issue), joined to the ``contacts`` table for attributes;
+2. the store's ``contacts`` table (``all``, or a list name / ``list:NAME`` through
+   ``contact_subscriptions``), when it exists;
+3. a contacts file (CSV or Parquet with ``contact_id``, ``email`` and a ``lists`` column of
+   ``;``-separated list names, as the synthetic world writes ``audience/contacts.csv``):
+   ``all``, or the contacts on a list.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from workbench.errors import ConfigError
+from workbench.store import Store
+
+__all__ = ["audience", "normalise"]
+
+
+def normalise(frame: pl.DataFrame) -> pl.DataFrame:
+    """``contact_id`` and ``email`` first (strings, trimmed; email lower-cased), then the rest;
+    rows without either, and repeated contact ids, dropped.
+
+    Raises
+    ------
+    ConfigError
+        The frame has no ``contact_id`` or no ``email`` column.
+    """
+    missing = [c for c in ("contact_id", "email") if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"the audience needs columns contact_id and email (missing: {', '.join(missing)})")
+    frame = frame.with_columns(
+        contact_id=pl.col("contact_id").cast(pl.Utf8).str.strip_chars(),
+        email=pl.col("email").cast(pl.Utf8).str.strip_chars().str.to_lowercase(),
+    ).filter(pl.col("contact_id").is_not_null() & (pl.col("contact_id") != "") & pl.col("email").str.contains("@"))
+    rest = [c for c in frame.columns if c not in ("contact_id", "email", "lists")]
+    return frame.unique(subset=["contact_id"], keep="first", maintain_order=True).select("contact_id", "email", *rest)
+
+
+def _list_name(segment: str) -> str | None:
+    if segment in ("all", "*"):
+        return None
+    return segment.removeprefix("list:")
+
+
+def _from_segments_module(store: Store, segment: str) -> pl.DataFrame | None:
+    try:
+        module = importlib.import_module("workbench.audience.segments")
+    except ImportError:
+        return None
+    members = getattr(module, "members", None)
+    if members is None or segment.startswith("list:") or segment == "all":
+        return None
+    ids = members(store, segment)
+    ids = ids if isinstance(ids, pl.DataFrame) else pl.DataFrame({"contact_id": list(ids)})
+    if "email" in ids.columns:
+        return ids
+    return store.query("SELECT * FROM contacts WHERE contact_id IN (SELECT unnest($ids))",
+                       {"ids": ids["contact_id"].to_list()})
+
+
+def _from_contacts_table(store: Store, segment: str) -> pl.DataFrame | None:
+    if "contacts" not in store.tables():
+        return None
+    name = _list_name(segment)
+    if name is None:
+        return store.query("SELECT * FROM contacts ORDER BY contact_id")
+    return store.query(
+        "SELECT c.* FROM contacts c JOIN contact_subscriptions s USING (contact_id) "
+        "WHERE s.list_name = $l AND s.status = 'subscribed' ORDER BY c.contact_id", {"l": name})
+
+
+def _from_file(path: Path, segment: str) -> pl.DataFrame:
+    if not path.is_file():
+        raise ConfigError(f"no contacts for segment {segment!r}: no segments module, no contacts table and no file {path} "
+                          "(pass --contacts FILE, or load the audience)")
+    frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema_length=10_000)
+    name = _list_name(segment)
+    if name is not None:
+        if "lists" not in frame.columns:
+            raise ConfigError(f"{path} has no lists column to select list {name!r} from")
+        frame = frame.filter(pl.col("lists").fill_null("").str.split(";").list.contains(name))
+    return frame
+
+
+def audience(store: Store, segment: str | pl.DataFrame | Sequence[Mapping[str, Any]], *,
+             contacts: str | Path | None = None, limit: int | None = None) -> pl.DataFrame:
+    """The contacts of ``segment`` (see the module docstring), normalised, at most ``limit``.
+
+    Raises
+    ------
+    ConfigError
+        The segment cannot be resolved, or the contacts lack contact_id / email.
+    """
+    if isinstance(segment, pl.DataFrame):
+        frame = segment
+    elif not isinstance(segment, str):
+        frame = pl.DataFrame(list(segment)) if not hasattr(segment, "to_dict") else pl.from_pandas(segment)  # type: ignore[arg-type]
+    else:
+        found = _from_segments_module(store, segment)
+        if found is None:
+            found = _from_contacts_table(store, segment)
+        if found is None:
+            path = Path(contacts) if contacts else store.settings.raw_dir / "audience" / "contacts.csv"
+            found = _from_file(path, segment)
+        frame = found
+    frame = normalise(frame)
+    return frame.head(limit) if limit is not None else frame
