@@ -277,6 +277,11 @@ from workbench.commands import audience as _audience  # noqa: E402
 
 for _command in _audience.COMMANDS:  # workbench contacts, workbench segment
     cli.add_command(_command)
+from workbench.commands import send as _send  # noqa: E402
+from workbench.commands import track as _track  # noqa: E402
+
+for _command in [*_send.COMMANDS, *_track.COMMANDS]:  # send, send-one, ledger, template, sink; track
+    cli.add_command(_command)
 
 
 def main() -> None:

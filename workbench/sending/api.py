@@ -23,7 +23,14 @@ from workbench.sending.config import SendConfig
 from workbench.sending.engine import RunResult, send_campaign, utcnow
 from workbench.sending.ledger import Plan, Record
 from workbench.sending.shaping import Shaping
-from workbench.sending.templates import Template, TemplateCheck, check, compile_template, load_template, preview
+from workbench.sending.templates import (
+    Template,
+    TemplateCheck,
+    check,
+    compile_template,
+    load_template,
+    preview,
+)
 from workbench.sending.transport import Transport
 from workbench.store import Store
 

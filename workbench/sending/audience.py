@@ -106,7 +106,9 @@ def audience(store: Store, segment: str | pl.DataFrame | Sequence[Mapping[str, A
     if isinstance(segment, pl.DataFrame):
         frame = segment
     elif not isinstance(segment, str):
-        frame = pl.DataFrame(list(segment)) if not hasattr(segment, "to_dict") else pl.from_pandas(segment)  # type: ignore[arg-type]
+        import pandas as pd
+
+        frame = pl.from_pandas(segment) if isinstance(segment, pd.DataFrame) else pl.DataFrame(list(segment))
     else:
         found = _from_segments_module(store, segment)
         if found is None:

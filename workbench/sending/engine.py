@@ -38,11 +38,18 @@ import polars as pl
 
 from workbench.auth.dkim_keys import DkimKey, load_private_key
 from workbench.errors import SendError
-from workbench.sending.build import BuildSpec, MessageBuilder, Outgoing, build_batch, init_worker, planned_rows
+from workbench.sending.build import (
+    BuildSpec,
+    MessageBuilder,
+    Outgoing,
+    build_batch,
+    init_worker,
+    planned_rows,
+)
 from workbench.sending.campaign import Campaign
 from workbench.sending.config import SendConfig
-from workbench.sending.ledger import Outcome, Record, claim, recover, settle
 from workbench.sending.lanes import Lanes
+from workbench.sending.ledger import Outcome, Record, claim, recover, settle
 from workbench.sending.templates import Template
 from workbench.sending.transport import SmtpTransport, Transport
 from workbench.sending.warmup import allocate, remaining
@@ -98,7 +105,7 @@ def _exclusive(store: Store, campaign_id: str) -> Iterator[None]:
     folder = store.path.parent / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in campaign_id)
-    handle = open(folder / f"send-{safe}.lock", "a+")
+    handle = open(folder / f"send-{safe}.lock", "a+")  # noqa: SIM115 - held for the whole run
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

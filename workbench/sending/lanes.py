@@ -27,14 +27,16 @@ from workbench.sending.transport import Connection, Reply, Transport
 if TYPE_CHECKING:
     from workbench.sending.config import SendConfig
 
-__all__ = ["Lanes", "outcome_of"]
+__all__ = ["Lanes", "Queued", "outcome_of"]
 
 IDLE_SECONDS = 1.0
 REQUEUES = 2
 
 
 @dataclass
-class _Item:
+class Queued:
+    """A built message waiting on its lane."""
+
     key: str
     message: Outgoing
     attempts: int
@@ -42,7 +44,7 @@ class _Item:
     requeued: int = 0
 
 
-def outcome_of(reply: Reply, item: _Item, relay: str, now: datetime | None = None) -> Outcome:
+def outcome_of(reply: Reply, item: Queued, relay: str, now: datetime | None = None) -> Outcome:
     """The ledger outcome and event of a reply (see the module docstring)."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     message, config = item.message, item.config
@@ -67,7 +69,7 @@ def outcome_of(reply: Reply, item: _Item, relay: str, now: datetime | None = Non
 class _Lane:
     def __init__(self, provider: str, ip: str | None, source: str | None, transport: Transport) -> None:
         self.provider, self.ip, self.source, self.transport = provider, ip, source, transport
-        self.queue: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[Queued | None] = asyncio.Queue()
         self.workers: list[asyncio.Task[None]] = []
 
 
@@ -99,7 +101,7 @@ class Lanes:
             lane = self.lanes[(provider, ip)] = _Lane(provider, ip, source, self.transport_for(ip))
             for _ in range(self.shaper.rule(provider).connections):
                 lane.workers.append(asyncio.create_task(self._work(lane)))
-        lane.queue.put_nowait(_Item(key, message, attempts, config))
+        lane.queue.put_nowait(Queued(key, message, attempts, config))
 
     async def close(self) -> None:
         """Let the workers finish what is queued, then stop them (safe to call twice)."""

@@ -121,7 +121,8 @@ class DkimSigner:
         from dkim import rfc822_parse
 
         headers, body = rfc822_parse(message)
-        return b"".join(self.sign([(n, v) for n, v in headers], body, timestamp=timestamp)) + message
+        signed: bytes = b"".join(self.sign([(n, v) for n, v in headers], body, timestamp=timestamp)) + message
+        return signed
 
     def _one(self, key: _Key, canonical: list[tuple[bytes, bytes]], include: list[bytes], bodyhash: bytes,
              stamp: bytes) -> bytes:
@@ -150,4 +151,4 @@ class DkimSigner:
             signature = key.private.sign(digest.digest())
         fields[-1] = (b"b", base64.b64encode(signature))
         value = fold(b"; ".join(b"=".join(x) for x in fields) + b"\r\n", namelen=len(name), linesep=b"\r\n")
-        return name + b": " + value
+        return bytes(name + b": " + value)

@@ -155,7 +155,7 @@ class _LeanProtocol(asyncio.Protocol):
             del self.buffer[: end + 2]
             reply = self._command(line)
             if reply is None:
-                self._close(out + [b"221 2.0.0 bye\r\n"])
+                self._close([*out, b"221 2.0.0 bye\r\n"])
                 return
             out.append(reply)
         if out and self.transport is not None:

@@ -17,6 +17,7 @@ it, so the sender must not simply send it again (it reconciles by Message-ID).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import ssl
@@ -201,10 +202,8 @@ class _Pipeline(asyncio.Protocol):
 
     async def quit(self) -> None:
         if not self.closed:
-            try:
+            with contextlib.suppress(_Lost, TimeoutError):
                 await asyncio.wait_for(self.command(b"QUIT\r\n"), 5)
-            except (_Lost, TimeoutError):
-                pass
         self.transport.close()
 
 

@@ -39,7 +39,7 @@ class Spool:
         name = f"track-{now:%Y%m%d%H}-{os.getpid()}.jsonl"
         if name != self._name or self._handle is None:
             self.close()
-            self._handle = open(self.folder / name, "a", encoding="utf-8")
+            self._handle = open(self.folder / name, "a", encoding="utf-8")  # noqa: SIM115 - kept open
             self._name = name
         return self._handle
 
