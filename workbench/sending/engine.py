@@ -59,6 +59,8 @@ from workbench.tracking.spool import SpoolTail
 __all__ = ["RunResult", "campaign_keys", "run_sync", "send_campaign"]
 
 T = TypeVar("T")
+#: while bounces come in, suppressions are brought up to date at most this often (and at the end)
+SYNC_SECONDS = 30.0
 Progress = Callable[[dict[str, int]], None]
 
 
@@ -135,6 +137,7 @@ class _Run:
         self.lanes = Lanes(config.shaping, self._transport_for(transport, relay), self._settled)
         self.spool = SpoolTail(config.spool_dir) if config.spool_dir else None
         self.hosts: dict[str, str] = {}
+        self.bounced, self.synced = False, time.monotonic()
         self.room: dict[str, int | None] = {}
         self.ips: list[str] = []
 
@@ -193,7 +196,18 @@ class _Run:
 
     def _settle(self, outcomes: list[Outcome]) -> None:
         settle(self.store, outcomes, utcnow(), self.campaign)
+        if any(o.event == "bounced" for o in outcomes):
+            self.bounced = True
+        if self.bounced and time.monotonic() - self.synced >= SYNC_SECONDS:
+            self._sync()
         self.store.release()
+
+    def _sync(self) -> None:
+        """Hard bounces (and anything else the events call for) suppress their addresses."""
+        from workbench.audience.suppression import sync
+
+        sync(self.store)
+        self.bounced, self.synced = False, time.monotonic()
 
     def _next_due(self) -> datetime | None:
         value = self.store.scalar("SELECT min(coalesce(next_attempt_at, planned_at)) FROM send_ledger "
@@ -201,6 +215,8 @@ class _Run:
         return value if isinstance(value, datetime) else None
 
     def _finish(self, status: str) -> None:
+        if self.bounced:
+            self._sync()
         c = self.counts
         self.store.execute(
             "UPDATE send_runs SET finished_at = ?, sent = ?, failed = ?, deferred = ?, suppressed = ?, reconciled = ?, "

@@ -87,8 +87,11 @@ class SinkSession:
 class _Shared:
     """What every session of one sink shares."""
 
-    def __init__(self, writer: MaildirWriter, replies: Mapping[str, tuple[int, str]], log: Path) -> None:
+    def __init__(self, writer: MaildirWriter, replies: Mapping[str, tuple[int, str]], log: Path,
+                 delay: float = 0.0) -> None:
         self.writer = writer
+        self.delay = delay
+        self.pending = 0
         self.replies = {k.lower(): v for k, v in replies.items()}
         self.sessions = 0
         self.delivered = 0
@@ -100,7 +103,7 @@ class _Shared:
         return self.sessions
 
     def close_session(self, info: SinkSession) -> None:
-        info.ended = time.time()
+        info.ended = info.ended or time.time()
         with self._log_lock, open(self.log, "a", encoding="utf-8") as handle:
             handle.write(info.as_json() + "\n")
 
@@ -116,6 +119,7 @@ class _LeanProtocol(asyncio.Protocol):
         self.recipients: list[str] = []
         self.refused: list[tuple[int, str]] = []
         self.helo = "unknown"
+        self.paused = False
         self.transport: asyncio.Transport | None = None
         self.info = SinkSession(shared.next_session(), "?", time.time())
 
@@ -130,6 +134,18 @@ class _LeanProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        if not self.paused:
+            self._process()
+
+    def _release(self, out: list[bytes]) -> None:
+        """Send the replies held back by ``delay``, then go on with what arrived meanwhile."""
+        self.shared.pending -= 1
+        self.paused = False
+        if self.transport is not None:
+            self.transport.write(b"".join(out))
+            self._process()
+
+    def _process(self) -> None:
         out: list[bytes] = []
         while self.transport is not None:
             if self.in_data:
@@ -144,6 +160,11 @@ class _LeanProtocol(asyncio.Protocol):
                 del self.buffer[: end + 5]
                 self.in_data = False
                 out.append(self._deliver(body))
+                if self.shared.delay > 0:  # stored, the reply held back: a message in flight
+                    self.paused = True
+                    self.shared.pending += 1
+                    asyncio.get_running_loop().call_later(self.shared.delay, self._release, out)
+                    return
                 continue
             end = self.buffer.find(b"\r\n")
             if end < 0:
@@ -199,6 +220,7 @@ class _LeanProtocol(asyncio.Protocol):
         if verb == "NOOP":
             return b"250 2.0.0 OK\r\n"
         if verb == "QUIT":
+            self.info.ended = time.time()  # the session ends here for the client (it awaits the 221)
             return None
         return b"502 5.5.2 command not implemented\r\n"
 
@@ -242,11 +264,14 @@ class Sink:
         require AUTH (PLAIN / LOGIN, only after STARTTLS when a context is given).
     replies:
         Recipient -> ``(code, text)`` to refuse (5xx) or defer (4xx) at RCPT.
+    delay:
+        Lean engine: seconds to hold each 250 after the message is stored (a test's way to
+        have messages in flight; :attr:`pending` counts them).
     """
 
     def __init__(self, maildir: str | Path, host: str = "127.0.0.1", port: int = 0, *, engine: str = "lean",
                  tls_context: object | None = None, auth: Mapping[str, str] | None = None,
-                 replies: Mapping[str, tuple[int, str]] | None = None) -> None:
+                 replies: Mapping[str, tuple[int, str]] | None = None, delay: float = 0.0) -> None:
         if engine not in ("lean", "aiosmtpd"):
             raise ValueError(f"unknown sink engine {engine!r}: lean or aiosmtpd")
         if (tls_context is not None or auth) and engine == "lean":
@@ -254,7 +279,8 @@ class Sink:
         self.writer = MaildirWriter(maildir)
         self.host, self.port, self.engine = host, port, engine
         self.tls_context, self.auth = tls_context, dict(auth or {})
-        self.shared = _Shared(self.writer, replies or {}, Path(maildir).parent / f"{Path(maildir).name}.sessions.jsonl")
+        self.shared = _Shared(self.writer, replies or {}, Path(maildir).parent / f"{Path(maildir).name}.sessions.jsonl",
+                              delay)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -272,6 +298,11 @@ class Sink:
     @property
     def delivered(self) -> int:
         return self.shared.delivered
+
+    @property
+    def pending(self) -> int:
+        """Messages stored whose 250 is still held back (``delay``)."""
+        return self.shared.pending
 
     async def serve(self) -> None:
         """Listen until cancelled (in the running loop)."""

@@ -205,7 +205,9 @@ class CompiledTemplate:
             except jinja2.TemplateSyntaxError as exc:
                 raise ConfigError(f"template {template.name!r}, {part} line {exc.lineno}: {exc.message}") from exc
         self._asts = asts
-        self.subject = _ENV_TEXT.from_string(template.subject)
+        # the subject's own line breaks are layout; a CR / LF coming from a value stays, and
+        # the composer refuses it (no header injection)
+        self.subject = _ENV_TEXT.from_string(" ".join(template.subject.split()))
         self.html = _ENV_HTML.from_string(template.html)
         self.text = _ENV_TEXT.from_string(text_source)
 
@@ -242,7 +244,7 @@ class CompiledTemplate:
         """
         ctx = self.context(values)
         try:
-            subject = " ".join(self.subject.render(ctx).split())
+            subject = self.subject.render(ctx).strip()
             html = self.html.render(ctx)
             text = self.text.render(ctx)
         except jinja2.UndefinedError as exc:
