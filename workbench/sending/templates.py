@@ -174,14 +174,20 @@ def text_from_html(source: str) -> str:
 
 
 def _optional_names(ast: nodes.Template) -> set[str]:
-    """Names only ever used with ``|default`` or ``is defined`` (a missing value is fine)."""
+    """Names a missing value cannot break: tested with ``is defined`` anywhere (the author
+    guards them), or only ever read through ``|default``."""
     guarded: set[int] = set()
+    tested: set[str] = set()
     for node in ast.find_all((nodes.Filter, nodes.Test)):
-        if node.name in ("default", "d", "defined", "undefined") and isinstance(node.node, nodes.Name):
+        if not isinstance(node.node, nodes.Name):
+            continue
+        if isinstance(node, nodes.Test) and node.name in ("defined", "undefined"):
+            tested.add(node.node.name)
+        elif node.name in ("default", "d"):
             guarded.add(id(node.node))
     used = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
     bare = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load" and id(n) not in guarded}
-    return used - bare
+    return (used - bare) | tested
 
 
 class CompiledTemplate:
@@ -204,6 +210,10 @@ class CompiledTemplate:
                 asts[part] = env.parse(source)
             except jinja2.TemplateSyntaxError as exc:
                 raise ConfigError(f"template {template.name!r}, {part} line {exc.lineno}: {exc.message}") from exc
+            found = asts[part].find((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))
+            if found is not None:
+                raise ConfigError(f"template {template.name!r}, {part} line {found.lineno}: include, import and "
+                                  "extends are not allowed (a template reads no file)")
         self._asts = asts
         # the subject's own line breaks are layout; a CR / LF coming from a value stays, and
         # the composer refuses it (no header injection)
