@@ -59,7 +59,7 @@ class Shaping:
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> Shaping:
         """Rules changed per provider (``{"gmail": {"per_minute": 600}}``; ``"default"`` for
-        the others).
+        the others, applied first: a provider without a rule of its own starts from it).
 
         Raises
         ------
@@ -68,7 +68,8 @@ class Shaping:
         """
         rules = dict(self.rules)
         default = self.default
-        for provider, values in overrides.items():
+        ordered = sorted(overrides.items(), key=lambda item: item[0] != "default")  # the default first
+        for provider, values in ordered:
             unknown = set(values) - {"connections", "per_connection", "per_minute"}
             if unknown:
                 raise ValueError(f"unknown shaping field(s) for {provider}: {', '.join(sorted(unknown))}")

@@ -92,6 +92,7 @@ class _Shared:
         self.writer = writer
         self.delay = delay
         self.pending = 0
+        self.transports: set[asyncio.BaseTransport] = set()
         self.replies = {k.lower(): v for k, v in replies.items()}
         self.sessions = 0
         self.delivered = 0
@@ -125,11 +126,14 @@ class _LeanProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.raw = transport
+        self.shared.transports.add(transport)
         peer = transport.get_extra_info("peername")
         self.info.peer = peer[0] if peer else "?"
         transport.write(b"220 sink ESMTP workbench\r\n")  # type: ignore[attr-defined]
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.shared.transports.discard(self.raw)
         self.shared.close_session(self.info)
 
     def data_received(self, data: bytes) -> None:
@@ -338,6 +342,8 @@ class Sink:
                 self._error = exc
                 self._ready.set()
             finally:
+                # let closed transports finish closing their sockets before the loop goes
+                self._loop.run_until_complete(asyncio.sleep(0.01))
                 self._loop.close()
 
         self._thread = threading.Thread(target=run, name="workbench-sink", daemon=True)
@@ -354,6 +360,8 @@ class Sink:
 
             def close() -> None:
                 server.close()
+                for transport in list(self.shared.transports):  # sessions still open
+                    transport.close()
                 for task in asyncio.all_tasks(loop):
                     task.cancel()
 

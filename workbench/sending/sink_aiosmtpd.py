@@ -54,6 +54,7 @@ class _SinkSMTP(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.info.peer == "?"
+        self.shared.transports.add(transport)
         super().connection_made(transport)
         if first:
             import time
@@ -63,6 +64,8 @@ class _SinkSMTP(SMTP):
             self.info.started = time.time()
 
     def connection_lost(self, error: Exception | None) -> None:
+        for transport in (self.transport, getattr(self, "_original_transport", None)):
+            self.shared.transports.discard(transport)  # type: ignore[arg-type]
         if self.info.ended is None:
             self.shared.close_session(self.info)
         super().connection_lost(error)
@@ -86,6 +89,6 @@ def aiosmtpd_factory(shared: _Shared, tls_context: object | None, auth: Mapping[
         return _SinkSMTP(shared, handler, hostname="sink", ident="workbench sink", decode_data=False,
                          data_size_limit=50 << 20, tls_context=context, require_starttls=context is not None,
                          authenticator=authenticator if auth else None, auth_required=bool(auth),
-                         auth_require_tls=context is not None)
+                         auth_require_tls=True)  # never AUTH in clear text
 
     return factory
