@@ -11,6 +11,9 @@ import pytest
 from workbench.config import Settings
 from workbench.store import Store
 
+#: shared fixtures of the sending and tracking tests (send_store, sink, world_resolver)
+pytest_plugins = ["tests.sending_helpers"]
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 #: the day the test worlds end (fixed, so that every run draws the same world)

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import ROOT
-from tests.sending_helpers import maildir_messages, send_store  # noqa: F401 - fixture
+from tests.sending_helpers import maildir_messages
 from workbench.cli import cli
 from workbench.store import Store
 

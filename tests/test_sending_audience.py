@@ -10,7 +10,6 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from tests.sending_helpers import send_store  # noqa: F401 - fixture
 from workbench.errors import ConfigError
 from workbench.sending.audience import audience, normalise
 

@@ -10,7 +10,14 @@ from datetime import UTC, datetime
 import pytest
 
 from workbench.errors import SendError
-from workbench.sending.compose import MAX_LINE, MessageSpec, address, compose, header_value, message_id_for
+from workbench.sending.compose import (
+    MAX_LINE,
+    MessageSpec,
+    address,
+    compose,
+    header_value,
+    message_id_for,
+)
 
 WHEN = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sending_helpers import send_store  # noqa: F401 - fixture
 from workbench.errors import ConfigError
 from workbench.sending import Relay, SendConfig, relay_from, resolve_campaign
 from workbench.sending.campaign import register_campaign

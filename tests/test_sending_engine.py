@@ -21,9 +21,6 @@ from tests.sending_helpers import (
     maildir_messages,
     parse,
     send_config,
-    send_store,  # noqa: F401 - fixture
-    sink,  # noqa: F401 - fixture
-    world_resolver,  # noqa: F401 - fixture
 )
 from workbench.audience import suppression
 from workbench.auth.dkim import verify_message

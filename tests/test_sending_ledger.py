@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from tests.sending_helpers import contacts, send_store  # noqa: F401 - fixture
+from tests.sending_helpers import contacts
 from workbench.audience import suppression
 from workbench.sending import resolve_campaign
 from workbench.sending.ledger import Outcome, claim, plan, plan_frame, progress, recover, settle

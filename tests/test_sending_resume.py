@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import ROOT
-from tests.sending_helpers import contacts, env_without_keys, send_store  # noqa: F401 - fixture
+from tests.sending_helpers import contacts, env_without_keys
 from workbench.sending import MaildirRecord, Sink
 from workbench.store import Store
 

@@ -7,7 +7,7 @@ import json
 import socket
 import time
 
-from tests.sending_helpers import maildir_messages, sink  # noqa: F401 - fixture
+from tests.sending_helpers import maildir_messages
 from workbench.sending import Sink
 
 

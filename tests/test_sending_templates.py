@@ -35,7 +35,7 @@ def _render(html: str, values: dict[str, object], subject: str = "Hi", **kw: obj
     "{{ {}.update(a=1) }}",
 ])
 def test_the_sandbox_refuses_internals_and_mutation(source):
-    with pytest.raises(ConfigError, match="failed|unsafe|access"):
+    with pytest.raises(ConfigError, match=r"failed|unsafe|access"):
         _render(f"<p>{source}</p>", {"first_name": "Ana"})
 
 
@@ -59,7 +59,7 @@ def test_defaults_fill_what_a_contact_lacks():
 
 
 def test_a_missing_variable_fails_the_render_with_advice():
-    with pytest.raises(ConfigError, match="'first_name' is undefined.*defaults"):
+    with pytest.raises(ConfigError, match=r"'first_name' is undefined.*defaults"):
         _render("<p>{{ first_name }}</p>", {})
 
 
@@ -82,7 +82,7 @@ def test_check_warns_without_a_visible_unsubscribe_link():
 
 
 def test_sender_variables_are_never_missing():
-    source = " ".join("{{ %s }}" % v for v in sorted(SENDER_VARIABLES))
+    source = " ".join(f"{{{{ {v} }}}}" for v in sorted(SENDER_VARIABLES))
     result = check(template_from_strings("t", "s", f"<p>{source}</p>"), pl.DataFrame({"contact_id": ["C"], "email": ["a@b.c"]}))
     assert result.missing == ()
 
@@ -144,7 +144,7 @@ def test_project_templates_come_first_and_bad_ones_are_explained(tmp_path: Path)
     assert "promo" in template_names(tmp_path)
     assert load_template("promo", root=tmp_path).defaults == {"first_name": "friend"}
     assert load_template(folder).name == "promo"
-    with pytest.raises(ConfigError, match="no template 'nope'.*known: .*newsletter"):
+    with pytest.raises(ConfigError, match=r"no template 'nope'.*known: .*newsletter"):
         load_template("nope", root=tmp_path)
     (folder / "template.yaml").write_text("from_name: x\n")
     with pytest.raises(ConfigError, match="needs a subject"):
@@ -154,7 +154,7 @@ def test_project_templates_come_first_and_bad_ones_are_explained(tmp_path: Path)
         load_template("promo", root=tmp_path)
     (folder / "html.j2").unlink()
     (folder / "template.yaml").write_text("subject: s\n")
-    with pytest.raises(ConfigError, match="no html.j2"):
+    with pytest.raises(ConfigError, match=r"no html.j2"):
         load_template("promo", root=tmp_path)
     (folder / "html.j2").write_bytes(b"x" * (600 << 10))
     with pytest.raises(ConfigError, match="KiB"):

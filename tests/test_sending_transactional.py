@@ -5,14 +5,11 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from tests.sending_helpers import (  # noqa: F401 - fixtures
+from tests.sending_helpers import (
     TRACE_KEY,
     maildir_messages,
     parse,
     send_config,
-    send_store,
-    sink,
-    world_resolver,
 )
 from workbench.audience import suppression
 from workbench.auth.dkim import verify_message

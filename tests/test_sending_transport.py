@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.sending_helpers import maildir_messages, sink  # noqa: F401 - fixture
+from tests.sending_helpers import maildir_messages
 from workbench.sending import MaildirRecord, RecordingTransport, Relay, Reply, Sink, SmtpTransport
 
 MESSAGE = (b"From: news@news.brightmart.example\r\nTo: ana@example.com\r\nSubject: hi\r\n"
@@ -39,7 +39,7 @@ def test_pipelined_sends_are_stored_with_the_envelope_and_peer(sink):
     assert [r.ok for r in replies] == [True, True] and replies[0].code == 250
     stored = maildir_messages(sink.maildir)
     assert len(stored) == 2
-    head, _, body = stored[0].partition(b"Message-ID:")
+    head, _, _body = stored[0].partition(b"Message-ID:")
     assert b"Return-Path: <bounce@news.brightmart.example>" in head and b"Delivered-To: ana@example.com" in head
     assert b"from mta1.brightmart.example (127.0.0.3)" in head
     assert stored[0].endswith(b".first line starts with a dot\r\nbody\r\n..two dots\r\n")  # dots unstuffed exactly
@@ -85,7 +85,7 @@ def test_starttls_and_auth_with_aiosmtpd(tmp_path, monkeypatch):
         out = _send(relay, None, [("ana@example.com", MESSAGE)] * 3)
         assert [r.ok for r in out] == [True] * 3  # aiosmtpd offers no PIPELINING: one command at a time
         monkeypatch.setenv("WORKBENCH_RELAY_PASSWORD", "wrong")
-        with pytest.raises(ConnectionError, match="relay 127.0.0.1"):
+        with pytest.raises(ConnectionError, match=r"relay 127.0.0.1"):
             _send(relay, None, [("ana@example.com", MESSAGE)])
         with pytest.raises(ConnectionError):  # an unknown certificate is refused
             _send(Relay(port=secure.port, starttls=True, username="relay-user"), None, [])
@@ -155,7 +155,7 @@ def test_a_lost_connection_is_uncertain_only_after_the_message_was_written(after
 
 
 def test_a_relay_that_is_not_there():
-    with pytest.raises(ConnectionError, match="127.0.0.1:9"):
+    with pytest.raises(ConnectionError, match=r"127.0.0.1:9"):
         _send(Relay(port=9, timeout=2), None, [])
 
 

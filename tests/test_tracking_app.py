@@ -19,7 +19,6 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.sending_helpers import send_store  # noqa: F401 - fixture
 from workbench.audience import suppression
 from workbench.store import Store
 from workbench.store.loading import load_paths
@@ -80,7 +79,7 @@ def _events(spool: Spool) -> list[dict[str, object]]:
 
 
 def test_open_pixel_records_the_open_and_flags_apple_mpp(tracking):
-    server, tokens, spool, _ = tracking
+    _server, tokens, spool, _ = tracking
     with httpx.Client() as client:
         person = client.get(tokens.open_url(REF), headers={"user-agent": SAFARI})
         proxy = client.get(tokens.open_url(REF), headers={"user-agent": "Mozilla/5.0"})
@@ -119,7 +118,7 @@ def test_click_redirects_to_the_signed_url_only(tracking):
 
 
 def test_a_click_seconds_after_the_send_is_a_scanner(tracking):
-    server, tokens, spool, _ = tracking
+    _server, tokens, spool, _ = tracking
     fresh = Ref(REF.message_id, REF.campaign_id, REF.contact_id, REF.list_name, int(time.time()))
     with httpx.Client(follow_redirects=False) as client:
         client.get(tokens.click_url(fresh, TARGET), headers={"user-agent": SAFARI})
@@ -128,7 +127,7 @@ def test_a_click_seconds_after_the_send_is_a_scanner(tracking):
 
 
 def test_unsubscribe_page_offers_one_button_and_changes_nothing(tracking):
-    server, tokens, spool, unsubscribed = tracking
+    _server, tokens, spool, unsubscribed = tracking
     with httpx.Client() as client:
         page = client.get(tokens.unsubscribe_url(REF))
     assert page.status_code == 200 and 'method="post"' in page.text
@@ -138,7 +137,7 @@ def test_unsubscribe_page_offers_one_button_and_changes_nothing(tracking):
 
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
 def test_one_click_post_unsubscribes_at_once(tracking, encoding):
-    server, tokens, spool, unsubscribed = tracking
+    _server, tokens, spool, unsubscribed = tracking
     with httpx.Client(follow_redirects=False) as client:
         if encoding == "urlencoded":
             reply = client.post(tokens.unsubscribe_url(REF), content=b"List-Unsubscribe=One-Click",
@@ -173,7 +172,7 @@ def test_health(tracking):
 
 
 def test_spool_loads_into_events_and_the_unsubscribe_suppresses(tracking, send_store):
-    server, tokens, spool, _ = tracking
+    _server, tokens, spool, _ = tracking
     store: Store = send_store
     # the contact was sent the campaign: the suppression finds the address through the injection
     store.execute("INSERT INTO campaigns (campaign_id, stream) VALUES ('news-track', 'newsletter')")

@@ -210,7 +210,7 @@ class CompiledTemplate:
                 asts[part] = env.parse(source)
             except jinja2.TemplateSyntaxError as exc:
                 raise ConfigError(f"template {template.name!r}, {part} line {exc.lineno}: {exc.message}") from exc
-            found = asts[part].find((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))
+            found = asts[part].find((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))  # type: ignore[arg-type]
             if found is not None:
                 raise ConfigError(f"template {template.name!r}, {part} line {found.lineno}: include, import and "
                                   "extends are not allowed (a template reads no file)")
