@@ -315,3 +315,19 @@ def test_campaign_is_registered_for_kpis_and_unsubscribe_scope(send_store, sink,
     row = send_store.query("SELECT * FROM campaigns WHERE campaign_id = 'news-reg'").row(0, named=True)
     assert row["stream"] == "newsletter" and row["sending_domain"] == "news.brightmart.example"
     assert Path(sink.maildir).is_dir()
+
+
+def test_the_sinks_deliveries_load_as_events_and_kpis_see_them(send_store, sink, small_world):
+    from workbench.analytics import kpis
+    from workbench.store.loading import load_paths
+
+    send(send_store, prepare(send_store, "news-kpi", segment=contacts(small_world, 25), template="newsletter",
+                             stream="newsletter"), send_config(send_store, sink))
+    summary = load_paths(send_store, [sink.deliveries_log])
+    assert summary.rows_loaded == 25 and summary.files[0].format == "generic"
+    delivered = send_store.query("SELECT e.message_id FROM events e WHERE e.event_type = 'delivered'")
+    ledger = _ledger(send_store, "news-kpi")
+    assert sorted(delivered["message_id"]) == sorted(ledger["message_id"])
+    row = kpis(send_store, where={"campaign": "news-kpi"}, intervals=False).row(0, named=True)
+    assert (row["sent"], row["delivered"], row["delivery_rate"]) == (25, 25, 1.0)
+    assert load_paths(send_store, [sink.deliveries_log]).rows_loaded == 0

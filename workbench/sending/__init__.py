@@ -20,9 +20,10 @@ from workbench.sending.campaign import Campaign, resolve_campaign
 from workbench.sending.config import SendConfig, relay_from
 from workbench.sending.engine import RunResult, send_campaign
 from workbench.sending.ledger import Plan, progress
-from workbench.sending.records import PostfixLogRecord, record_for
+from workbench.sending.notebook import campaign_kpis, ledger_chart, plan_chart, send_with_progress
+from workbench.sending.records import MaildirRecord, PostfixLogRecord, record_for
 from workbench.sending.shaping import ProviderRule, Shaping
-from workbench.sending.sink import MaildirRecord, Sink
+from workbench.sending.sink import Sink
 from workbench.sending.templates import (
     check,
     compile_template,
@@ -52,10 +53,13 @@ __all__ = [
     "TransactionalResult",
     "WarmupSchedule",
     "audience",
+    "campaign_kpis",
     "check",
     "compile_template",
     "dry_run",
+    "ledger_chart",
     "load_template",
+    "plan_chart",
     "prepare",
     "preview",
     "progress",
@@ -65,6 +69,7 @@ __all__ = [
     "send",
     "send_campaign",
     "send_one",
+    "send_with_progress",
     "template_names",
     "throttle_estimate",
 ]

@@ -1,6 +1,6 @@
 """A relay's record of what it accepted, by Message-ID: what a recovering sender asks.
 
-- :class:`~workbench.sending.sink.MaildirRecord`: the embedded sink's Maildir.
+- :class:`MaildirRecord`: the embedded sink's Maildir (or any Maildir a relay delivers into).
 - :class:`PostfixLogRecord`: a Postfix log (``maillog`` or ``maillog_file``): a message is
   accepted when its queue id has both a ``cleanup`` line with its ``message-id`` and a
   ``qmgr`` line ``from=<…> (queue active)`` — a session cut during DATA logs the first but
@@ -12,14 +12,15 @@ folder is a Maildir, a file a Postfix log).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from workbench.errors import ConfigError
-from workbench.sending.sink import MaildirRecord
+from workbench.sending.sink import header_message_id
 
-__all__ = ["PostfixLogRecord", "record_for"]
+__all__ = ["MaildirRecord", "PostfixLogRecord", "record_for"]
 
 _CLEANUP = re.compile(r"postfix(?:-[\w.]+)?/cleanup\[\d+\]: ([0-9A-Za-z]+): message-id=(<[^>\s]*>)")
 _ACTIVE = re.compile(r"postfix(?:-[\w.]+)?/qmgr\[\d+\]: ([0-9A-Za-z]+): from=<[^>]*>, .*\(queue active\)")
@@ -72,3 +73,36 @@ def record_for(spec: str | Path) -> MaildirRecord | PostfixLogRecord:
     if path.is_file():
         return PostfixLogRecord(path)
     raise ConfigError(f"no relay record at {text}: give a Maildir folder or a Postfix log file")
+
+
+class MaildirRecord:
+    """What a Maildir holds, by Message-ID: the sink's record for reconciliation."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def message_ids(self) -> dict[str, int]:
+        """Message-ID -> number of copies stored (``new/`` and ``cur/``)."""
+        counts: dict[str, int] = {}
+        for sub in ("new", "cur"):
+            folder = self.path / sub
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                mid = _message_id_of(Path(entry.path))
+                if mid:
+                    counts[mid] = counts.get(mid, 0) + 1
+        return counts
+
+    def delivered(self, message_ids: Iterable[str]) -> set[str]:
+        """Those of ``message_ids`` the Maildir holds."""
+        held = self.message_ids()
+        return {m for m in message_ids if m in held}
+
+    def describe(self) -> str:
+        return f"Maildir {self.path}"
+
+
+def _message_id_of(path: Path, limit: int = 64 << 10) -> str | None:
+    with open(path, "rb") as handle:
+        return header_message_id(handle.read(limit), limit)

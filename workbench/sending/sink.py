@@ -13,8 +13,10 @@ Two engines share one :class:`MaildirWriter`:
 
 Each message is written to ``tmp/`` and renamed into ``new/`` *before* the 250 reply, with
 ``Return-Path``, ``Delivered-To`` and a ``Received`` line (peer address, session and message
-number) prepended as a delivery agent would. ``sessions.jsonl`` beside the Maildir logs every
-session (peer, start, end, messages, recipient domains). ``replies`` (recipient -> reply)
+number) prepended as a delivery agent would. ``<maildir>.sessions.jsonl`` beside the Maildir logs every
+session (peer, start, end, messages, recipient domains) and ``<maildir>.deliveries.jsonl``
+every delivery as a canonical ``delivered`` event (``workbench load`` reads it as the
+``generic`` format: the sink stands for the recipients' mailboxes). ``replies`` (recipient -> reply)
 lets a test make the sink refuse or defer a recipient.
 """
 
@@ -26,12 +28,14 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import Path
+from typing import IO
 
-__all__ = ["MaildirRecord", "MaildirWriter", "Sink", "SinkSession"]
+__all__ = ["MaildirWriter", "Sink", "SinkSession", "header_message_id"]
 
 MAX_LINE = 4096
 MAX_MESSAGE = 50 << 20
@@ -59,6 +63,15 @@ class MaildirWriter:
             handle.write(data)
         os.rename(tmp, self.path / "new" / name)
         return name
+
+
+def header_message_id(data: bytes, limit: int = 64 << 10) -> str | None:
+    """The Message-ID in a message's header block (CRLF or LF line ends)."""
+    head = data[:limit].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    for line in head.replace(b"\r\n", b"\n").split(b"\n"):
+        if line[:11].lower() == b"message-id:":
+            return line[11:].strip().decode("ascii", "replace")
+    return None
 
 
 def trace_lines(sender: str, recipient: str, helo: str, peer: str, session: int, number: int) -> bytes:
@@ -92,12 +105,35 @@ class _Shared:
         self.writer = writer
         self.delay = delay
         self.pending = 0
+        self.deliveries_path = log.with_name(log.name.replace(".sessions.jsonl", ".deliveries.jsonl"))
+        self.deliveries: IO[str] | None = None
         self.transports: set[asyncio.BaseTransport] = set()
         self.replies = {k.lower(): v for k, v in replies.items()}
         self.sessions = 0
         self.delivered = 0
         self.log = log
         self._log_lock = threading.Lock()
+
+    def store(self, sender: str, recipient: str, helo: str, info: SinkSession, number: int, body: bytes) -> None:
+        """Deliver one message into the Maildir and log the delivery (``deliveries.jsonl``)."""
+        name = self.writer.deliver(trace_lines(sender, recipient, helo, info.peer, info.session, number) + body)
+        record = {"ts": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "event_type": "delivered",
+                  "event_id": name, "message_id": header_message_id(body), "recipient": recipient.lower(),
+                  "sender": sender, "remote_mta": "sink", "smtp_code": 250, "diagnostic": f"stored in {name}"}
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        with self._log_lock:
+            if self.deliveries is None:
+                self.deliveries = open(self.deliveries_path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            self.deliveries.write(line)
+            self.deliveries.flush()
+        info.domains.add(recipient.rpartition("@")[2].lower())
+        self.delivered += 1
+
+    def close(self) -> None:
+        with self._log_lock:
+            if self.deliveries is not None:
+                self.deliveries.close()
+                self.deliveries = None
 
     def next_session(self) -> int:
         self.sessions += 1
@@ -234,11 +270,8 @@ class _LeanProtocol(asyncio.Protocol):
     def _deliver(self, body: bytes) -> bytes:
         number = self.info.messages + 1
         for rcpt in self.recipients:
-            prefix = trace_lines(self.sender or "", rcpt, self.helo, self.info.peer, self.info.session, number)
-            self.shared.writer.deliver(prefix + body)
-            self.info.domains.add(rcpt.rpartition("@")[2].lower())
+            self.shared.store(self.sender or "", rcpt, self.helo, self.info, number, body)
         self.info.messages = number
-        self.shared.delivered += len(self.recipients)
         self._reset()
         return f"250 2.0.0 OK S{self.info.session}M{number}\r\n".encode()
 
@@ -298,6 +331,11 @@ class Sink:
     @property
     def sessions_log(self) -> Path:
         return self.shared.log
+
+    @property
+    def deliveries_log(self) -> Path:
+        """The deliveries as canonical events (JSON lines)."""
+        return self.shared.deliveries_path
 
     @property
     def delivered(self) -> int:
@@ -368,47 +406,10 @@ class Sink:
             loop.call_soon_threadsafe(close)
             self._thread.join(10)
             self._server = None
+        self.shared.close()
 
     def __enter__(self) -> Sink:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-class MaildirRecord:
-    """What a Maildir holds, by Message-ID: the sink's record for reconciliation."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def message_ids(self) -> dict[str, int]:
-        """Message-ID -> number of copies stored (``new/`` and ``cur/``)."""
-        counts: dict[str, int] = {}
-        for sub in ("new", "cur"):
-            folder = self.path / sub
-            if not folder.is_dir():
-                continue
-            for entry in os.scandir(folder):
-                mid = _message_id_of(Path(entry.path))
-                if mid:
-                    counts[mid] = counts.get(mid, 0) + 1
-        return counts
-
-    def delivered(self, message_ids: Iterable[str]) -> set[str]:
-        """Those of ``message_ids`` the Maildir holds."""
-        held = self.message_ids()
-        return {m for m in message_ids if m in held}
-
-    def describe(self) -> str:
-        return f"Maildir {self.path}"
-
-
-def _message_id_of(path: Path, limit: int = 64 << 10) -> str | None:
-    with open(path, "rb") as handle:
-        head = handle.read(limit)
-    head = head.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    for line in head.replace(b"\r\n", b"\n").split(b"\n"):
-        if line[:11].lower() == b"message-id:":
-            return line[11:].strip().decode("ascii", "replace")
-    return None

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from workbench.sending.sink import SinkSession, _Shared, trace_lines
+from workbench.sending.sink import SinkSession, _Shared
 
 __all__ = ["aiosmtpd_factory"]
 
@@ -36,11 +36,8 @@ class _Handler:
         body = envelope.original_content or b""
         helo = session.host_name or "unknown"
         for rcpt in envelope.rcpt_tos:
-            prefix = trace_lines(str(envelope.mail_from), rcpt, helo, info.peer, info.session, number)
-            self.shared.writer.deliver(prefix + body)
-            info.domains.add(rcpt.rpartition("@")[2].lower())
+            self.shared.store(str(envelope.mail_from), rcpt, helo, info, number, body)
         info.messages = number
-        self.shared.delivered += len(envelope.rcpt_tos)
         return f"250 2.0.0 OK S{info.session}M{number}"
 
 
