@@ -9,20 +9,18 @@ are refused and record nothing; the spool loads into the store and suppresses at
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from workbench.audience import suppression
 from workbench.store import Store
 from workbench.store.loading import load_paths
 from workbench.tracking.app import PIXEL, create_app
+from workbench.tracking.serve import ThreadedServer
 from workbench.tracking.spool import Spool
 from workbench.tracking.tokens import Ref, Tokens
 
@@ -32,39 +30,11 @@ TARGET = "https://shop.brightmart.example/p/linen-shirt?utm_source=newsletter&ut
 SAFARI = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
 
 
-class Server:
-    """uvicorn serving an app on a free port of 127.0.0.1, in a thread."""
-
-    def __init__(self, app: object) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
 @pytest.fixture
-def tracking(tmp_path: Path) -> Iterator[tuple[Server, Tokens, Spool, list[Ref]]]:
+def tracking(tmp_path: Path) -> Iterator[tuple[ThreadedServer, Tokens, Spool, list[Ref]]]:
     spool = Spool(tmp_path / "spool")
     unsubscribed: list[Ref] = []
-    with Server(create_app(Tokens(KEYS, "http://unused"), spool, organisation="Brightmart",
+    with ThreadedServer(create_app(Tokens(KEYS, "http://unused"), spool, organisation="Brightmart",
                            on_unsubscribe=unsubscribed.append)) as server:
         yield server, Tokens(KEYS, server.url), spool, unsubscribed
     spool.close()

@@ -7,9 +7,12 @@
    list only: no DNS in the demo),
 4. print what is in the store and the headline numbers (and what the feedback mail said),
 5. audit the sending domains' authentication offline (the world's zone, ``data/dns``),
-6. render the reports (deliverability overview, reputation, DMARC, bounces and complaints,
-   authentication audit, segment explorer and experiment) into ``reports/<date>/`` and print
-   where to open them.
+6. send today's newsletter to 1,000 contacts through the embedded SMTP sink, let seeded
+   recipients open, click and unsubscribe through the tracking app, and load what came back
+   (:mod:`workbench.sending.demo`),
+7. render the reports (deliverability overview, reputation, DMARC, bounces and complaints,
+   authentication audit, segment explorer and experiment, the campaign send) into
+   ``reports/<date>/`` and print where to open them.
 
 Between 3 and 4, the audience: the contacts imported, example segments backfilled over the
 window, the engagement tiers and the sunset recommendation (:mod:`workbench.audience.demo`).
@@ -52,14 +55,14 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
         shutil.rmtree(raw / "sendlogs", ignore_errors=True)
         shutil.rmtree(raw / "dmarc", ignore_errors=True)
         shutil.rmtree(raw / "mail", ignore_errors=True)
-        console.print(f"[bold]1/6[/] synthesising {events:,} events into {raw} …")
+        console.print(f"[bold]1/7[/] synthesising {events:,} events into {raw} …")
         result = generate(raw, events=events, seed=SEED, end=end)
         marker.write_text(json.dumps(wanted))
         console.print(f"    {result.events:,} events, {result.contacts:,} contacts "
                       f"({result.events_per_second / 1e6:.2f} M events/s generated)")
     else:
-        console.print(f"[bold]1/6[/] {raw} already holds this world (use --fresh to regenerate)")
-    console.print(f"[bold]2/6[/] loading into {settings.db_path} …")
+        console.print(f"[bold]1/7[/] {raw} already holds this world (use --fresh to regenerate)")
+    console.print(f"[bold]2/7[/] loading into {settings.db_path} …")
     store = Store(settings)
     # the world signs its trace headers with the demo key: let the loader check them
     os.environ.setdefault("WORKBENCH_TRACE_KEY", DEMO_TRACE_KEY.decode())
@@ -72,7 +75,7 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
     from workbench.audience.demo import audience_step
 
     audience_step(store, raw, console)
-    console.print("[bold]4/6[/] the store")
+    console.print("[bold]4/7[/] the store")
     headline = store.query(
         """
         SELECT mailbox_provider,
@@ -91,13 +94,18 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
                   + ", ".join(f"{r} {n}" for r, n in reasons.iter_rows()) + f"), {kinds.get('abuse', 0):,} complaints, "
                   f"{kinds.get('opt-out', 0):,} unsubscribes; {suppressed:,} addresses suppressed "
                   "(`workbench suppression list`)", highlight=False)
-    console.print("[bold]5/6[/] authentication audit of the sending domains (offline, data/dns)")
+    console.print("[bold]5/7[/] authentication audit of the sending domains (offline, data/dns)")
     from workbench.auth.demo import run_audit_step
 
     run_audit_step(settings, store, raw, console)
+    console.print("[bold]6/7[/] sending today's newsletter to 1,000 contacts through the embedded sink …")
+    from workbench.sending.demo import demo_campaign, run_send_step
+
+    run_send_step(settings, store, raw, console, trace_key=DEMO_TRACE_KEY)
     store.close()  # the notebooks run in their own kernels: let them open the file
-    console.print("[bold]6/6[/] rendering the reports …")
-    pages = render_reports(settings, console)
+    console.print("[bold]7/7[/] rendering the reports …")
+    pages = render_reports(settings, console, {"08_campaign_send": {"campaign": demo_campaign(), "dry_run": True,
+                                                                    "limit": 1000}})
     took = time.perf_counter() - t0
     for page in pages:
         console.print(f"    open {page}")
@@ -109,7 +117,7 @@ def run_demo(settings: Settings, *, events: int = 1_000_000, fresh: bool = False
 def dmarc_step(store: Store, raw: Path, console: Console) -> None:
     """Load ``raw/dmarc`` (aggregate reports as .eml, .xml.gz, .zip; TLS reports), enrich
     them offline and print the policy readiness of our domains."""
-    console.print(f"[bold]3/6[/] loading DMARC and TLS reports from {raw / 'dmarc'} …")
+    console.print(f"[bold]3/7[/] loading DMARC and TLS reports from {raw / 'dmarc'} …")
     summary = load_paths(store, [raw / "dmarc"])
     enrich(store)  # organizational domains by the public suffix list; reverse DNS stays off in the demo
     start, end = default_window(store, 30)
@@ -121,10 +129,11 @@ def dmarc_step(store: Store, raw: Path, console: Console) -> None:
 
 #: the reports the demo renders, in order (those missing from notebooks/ are skipped)
 DEMO_REPORTS = ("01_deliverability_overview", "02_reputation", "03_dmarc", "04_bounces_complaints", "05_auth_audit",
-                "06_segment_explorer", "07_segment_experiment")
+                "06_segment_explorer", "07_segment_experiment", "08_campaign_send")
 
 
-def render_reports(settings: Settings, console: Console) -> list[Path]:
+def render_reports(settings: Settings, console: Console,
+                   parameters: dict[str, dict[str, object]] | None = None) -> list[Path]:
     """Run the demo's notebooks into ``settings.reports_dir``; the pages to open.
 
     Raises
@@ -138,7 +147,7 @@ def render_reports(settings: Settings, console: Console) -> list[Path]:
     for name in DEMO_REPORTS:
         if not (settings.root / "notebooks" / f"{name}.ipynb").is_file():
             continue
-        run = run_notebook(name, settings=settings)
+        run = run_notebook(name, (parameters or {}).get(name), settings=settings)
         console.print(f"    {name}: {run.seconds:.0f} s")
         pages.append(Path(settings.reports_dir).resolve() / (run.html or run.ipynb))
     pages.append(Path(settings.reports_dir).resolve() / "index.html")

@@ -86,7 +86,7 @@ def dry_run(store: Store, campaign_id: str, **kwargs: Any) -> Prepared:
 def throttle_estimate(plan: Plan, shaping: Shaping) -> pl.DataFrame:
     """Per provider: messages planned, the shaping rule, and the minutes the rate alone takes."""
     rows = []
-    for provider, planned, _ in plan.by_provider().iter_rows():
+    for provider, planned in plan.by_provider().select("mailbox_provider", "planned").iter_rows():
         rule = shaping.rule(provider)
         rows.append({"mailbox_provider": provider, "planned": planned, "connections": rule.connections,
                      "per_connection": rule.per_connection, "per_minute": rule.per_minute,

@@ -52,12 +52,17 @@ class Plan:
     rows: pl.DataFrame
     invalid: int = 0
     already: int = 0
+    earlier: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={"mailbox_provider": pl.Utf8}))
 
     def by_provider(self) -> pl.DataFrame:
-        """Planned and suppressed counts per mailbox provider, largest first."""
-        return (self.rows.group_by("mailbox_provider")
-                .agg(planned=(pl.col("status") == "planned").sum(), suppressed=(pl.col("status") == "suppressed").sum())
-                .sort(["planned", "mailbox_provider"], descending=[True, False]))
+        """Per mailbox provider: contacts newly planned, suppressed, and planned by an earlier
+        run (``already_planned``), largest first."""
+        new = (self.rows.group_by("mailbox_provider")
+               .agg(planned=(pl.col("status") == "planned").sum().cast(pl.Int64),
+                    suppressed=(pl.col("status") == "suppressed").sum().cast(pl.Int64)))
+        old = self.earlier.group_by("mailbox_provider").agg(already_planned=pl.len().cast(pl.Int64))
+        both = new.join(old, on="mailbox_provider", how="full", coalesce=True).fill_null(0)
+        return both.sort(["planned", "already_planned", "mailbox_provider"], descending=[True, True, False])
 
     def suppressed(self) -> pl.DataFrame:
         """Suppressed contacts per reason."""
@@ -103,7 +108,8 @@ def plan_frame(store: Store, campaign: Campaign, contacts: pl.DataFrame) -> Plan
     known = store.query("SELECT ledger_key FROM send_ledger WHERE campaign_id = $c", {"c": campaign.campaign_id})
     already = rows.filter(pl.col("ledger_key").is_in(known["ledger_key"].implode()))
     rows = rows.filter(~pl.col("ledger_key").is_in(known["ledger_key"].implode()))
-    return Plan(campaign, rows.select(*LEDGER_COLUMNS, "attributes"), invalid, len(already))
+    return Plan(campaign, rows.select(*LEDGER_COLUMNS, "attributes"), invalid, len(already),
+                already.select("mailbox_provider"))
 
 
 def plan(store: Store, campaign: Campaign, contacts: pl.DataFrame, now: datetime) -> Plan:

@@ -29,10 +29,11 @@ STATUS_COLOURS = {"sent": "#1a7f37", "planned": "#8c959f", "sending": "#0969da",
 
 
 def plan_chart(plan: Plan, *, title: str | None = None) -> go.Figure:
-    """Planned and suppressed contacts per mailbox provider (stacked bars)."""
+    """Planned, suppressed and already planned contacts per mailbox provider (stacked bars)."""
     frame = plan.by_provider()
     fig = go.Figure()
-    for column, colour in (("planned", STATUS_COLOURS["planned"]), ("suppressed", STATUS_COLOURS["suppressed"])):
+    for column, colour in (("planned", STATUS_COLOURS["planned"]), ("suppressed", STATUS_COLOURS["suppressed"]),
+                           ("already_planned", STATUS_COLOURS["sending"])):
         fig.add_bar(x=frame["mailbox_provider"].to_list(), y=frame[column].to_list(), name=column, marker_color=colour)
     fig.update_layout(barmode="stack", title=title or f"Plan of {plan.campaign.campaign_id} by provider",
                       yaxis_title="contacts", legend_title_text="")

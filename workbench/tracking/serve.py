@@ -9,9 +9,12 @@ spool keeps every event, and the next pass loads what is new.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from workbench.config import Settings
 from workbench.errors import StoreBusy, StoreError
@@ -20,7 +23,7 @@ from workbench.tracking.app import create_app
 from workbench.tracking.spool import Spool
 from workbench.tracking.tokens import Ref, Tokens, tracking_keys
 
-__all__ = ["Ingestor", "serve", "spool_dir"]
+__all__ = ["Ingestor", "ThreadedServer", "serve", "spool_dir"]
 
 log = logging.getLogger("workbench.tracking")
 
@@ -74,6 +77,47 @@ class Ingestor:
         self.wake.set()
         if self.thread.is_alive():
             self.thread.join(30)
+
+
+class ThreadedServer:
+    """An ASGI app under uvicorn in a background thread, on a free port of ``host`` (the demo
+    and the tests; ``workbench track serve`` runs uvicorn in the foreground)."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1") -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.host, self.port = host, int(self.sock.getsockname()[1])
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
+                                       name="workbench-tracking")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ThreadedServer:
+        """Serve; returns once uvicorn is listening (or after 10 s)."""
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (safe to call twice)."""
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(10)
+        self.sock.close()
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8025, base_url: str | None = None,
