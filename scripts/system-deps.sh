@@ -2,7 +2,7 @@
 # Install the Debian packages the tests and the demo need, when they are missing.
 # Daemons are never started here: the tests start their own instances on 127.0.0.1.
 set -euo pipefail
-PACKAGES=(zstd knot dovecot-imapd chromium libsisimai-perl)
+PACKAGES=(zstd knot dovecot-imapd chromium libsisimai-perl postfix)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
