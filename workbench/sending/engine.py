@@ -128,7 +128,10 @@ class _Run:
         self.pool: Executor | None = None
         self.builder: MessageBuilder | None = None
         self.pending: list[Outcome] = []
-        self.inflight = 0
+        self.inflight = 0   # queued on a lane or being sent, not settled yet
+        self.building = 0   # claimed, being rendered and signed
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.error: BaseException | None = None
         self.changed = asyncio.Event()
         self.counts: dict[str, int] = {k: 0 for k in ("sent", "failed", "deferred", "suppressed", "uncertain",
                                                       "reconciled", "resent", "held")}
@@ -247,11 +250,31 @@ class _Run:
     async def _build(self, rows: pl.DataFrame) -> list[Outgoing]:
         now = datetime.now(UTC)
         tuples = list(rows.select("message_id", "contact_id", "recipient", "attributes").iter_rows())
-        if self.pool is not None:
+        if self.pool is not None:  # a share of the batch for every worker, built at once
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.pool, build_batch, tuples, now)
+            size = -(-len(tuples) // max(1, self.config.workers))
+            parts = await asyncio.gather(*(loop.run_in_executor(self.pool, build_batch, tuples[i:i + size], now)
+                                           for i in range(0, len(tuples), size)))
+            return [message for part in parts for message in part]
         assert self.builder is not None
         return [self.builder.build(row, now) for row in planned_rows(tuples)]
+
+    async def _build_and_dispatch(self, rows: pl.DataFrame) -> None:
+        try:
+            await self._dispatch(rows)
+        except BaseException as exc:  # raised by main()
+            self.error = exc
+        finally:
+            self.building -= len(rows)
+            self.changed.set()
+
+    async def _wait(self) -> None:
+        """Until a message settles or a batch is built; then settle what is due."""
+        self.changed.clear()
+        await self.changed.wait()
+        if self.error is not None:
+            raise self.error
+        await self._flush()
 
     async def _dispatch(self, rows: pl.DataFrame) -> None:
         built = await self._build(rows)
@@ -274,21 +297,21 @@ class _Run:
         limit = 4 * self.config.batch_size
         reconciled_once = False
         while True:
-            while self.inflight > limit - self.config.batch_size:
-                self.changed.clear()
-                await self.changed.wait()
-                await self._flush()
+            while self.inflight + self.building > limit - self.config.batch_size:
+                await self._wait()
             rows, dropped = await self.call(self._claim, self.config.batch_size)
             self.counts["suppressed"] += len(dropped)
             self.pending.extend(dropped)
             if not rows.is_empty():
-                await self._dispatch(rows)
+                # built while the next batch is claimed and earlier ones are sent
+                self.building += len(rows)
+                task = asyncio.create_task(self._build_and_dispatch(rows))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
                 await self._flush()
                 continue
-            while self.inflight:  # nothing more to claim now: let what is in flight end
-                self.changed.clear()
-                await self.changed.wait()
-                await self._flush()
+            while self.inflight or self.building:  # nothing more to claim now: let what is in flight end
+                await self._wait()
             await self._flush(force=True)
             due = await self.call(self._next_due)
             wait = (due - utcnow()).total_seconds() if due else None
@@ -311,8 +334,12 @@ class _Run:
         started = time.perf_counter()
         if self.config.workers > 0:
             context = multiprocessing.get_context("forkserver")
+            # the fork server imports the builder once; workers fork from it ready to build
+            context.set_forkserver_preload(["workbench.sending.build"])
             self.pool = ProcessPoolExecutor(self.config.workers, mp_context=context, initializer=init_worker,
                                             initargs=(self.spec,))
+            for _ in range(self.config.workers):  # start the workers while the ledger is read and claimed
+                self.pool.submit(os.getpid)
         else:
             self.builder = MessageBuilder(self.spec)
         status = "interrupted"
@@ -320,6 +347,9 @@ class _Run:
             await self.main()
             status = "finished"
         finally:
+            for task in list(self.tasks):  # builds still running when the run stops early
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
             await self.lanes.close()
             if self.pool is not None:
                 self.pool.shutdown(wait=True, cancel_futures=True)
