@@ -139,6 +139,7 @@ class _Run:
         self.relay = transport.describe() if transport else relay.describe()
         self.lanes = Lanes(config.shaping, self._transport_for(transport, relay), self._settled)
         self.spool = SpoolTail(config.spool_dir) if config.spool_dir else None
+        self.unsubscribed: set[str] = set()
         self.hosts: dict[str, str] = {}
         self.bounced, self.synced = False, time.monotonic()
         self.room: dict[str, int | None] = {}
@@ -190,7 +191,9 @@ class _Run:
 
     def _claim(self, n: int) -> tuple[pl.DataFrame, list[Outcome]]:
         now = utcnow()
-        extra = self.spool.unsubscribed(self.campaign.list_name) if self.spool else set()
+        if self.spool is not None:  # the tail returns new lines only: remember every unsubscribe seen
+            self.unsubscribed |= self.spool.unsubscribed(self.campaign.list_name)
+        extra = self.unsubscribed
         tomorrow = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
         result = claim(self.store, self.campaign, self.run_id, n, now, allocate=self._allocate,
                        also_suppressed=extra, hold_until=tomorrow)
