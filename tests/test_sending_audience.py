@@ -58,3 +58,25 @@ def test_a_segments_module_is_used_when_present(send_store, monkeypatch):
     module.members = lambda store, name: pl.DataFrame({"contact_id": ["C9"], "email": [f"{name}@x.example"]})  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "workbench.audience.segments", module)
     assert audience(send_store, "vip").rows() == [("C9", "vip@x.example")]
+
+
+def test_a_name_the_segments_module_does_not_know_is_a_list(send_store, monkeypatch):
+    module = types.ModuleType("workbench.audience.segments")
+
+    def get(store, name):
+        if name != "vip":
+            raise ConfigError(f"no segment {name!r}")
+    module.get = get  # type: ignore[attr-defined]
+    module.members = lambda store, name: pl.DataFrame({"contact_id": ["C9"], "email": ["v@x.example"]})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "workbench.audience.segments", module)
+    assert audience(send_store, "vip")["contact_id"].to_list() == ["C9"]
+    newsletter = audience(send_store, "newsletter")  # not a saved segment: the list, from the contacts file
+    assert len(newsletter) > 1 and "C9" not in newsletter["contact_id"].to_list()
+
+
+def test_free_form_attributes_become_columns_for_templates():
+    frame = pl.DataFrame({"contact_id": ["C1", "C2"], "email": ["a@x.example", "b@x.example"], "city": ["Lyon", None],
+                          "attributes": ['{"tier": "gold", "city": "ignored", "points": 12}', None]})
+    out = normalise(frame)
+    assert out.columns == ["contact_id", "email", "city", "points", "tier"]
+    assert out.rows() == [("C1", "a@x.example", "Lyon", 12, "gold"), ("C2", "b@x.example", None, None, None)]

@@ -16,13 +16,14 @@ in order, by:
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.store import Store
 
 __all__ = ["audience", "normalise"]
@@ -44,8 +45,27 @@ def normalise(frame: pl.DataFrame) -> pl.DataFrame:
         contact_id=pl.col("contact_id").cast(pl.Utf8).str.strip_chars(),
         email=pl.col("email").cast(pl.Utf8).str.strip_chars().str.to_lowercase(),
     ).filter(pl.col("contact_id").is_not_null() & (pl.col("contact_id") != "") & pl.col("email").str.contains("@"))
+    frame = _flatten_attributes(frame)
     rest = [c for c in frame.columns if c not in ("contact_id", "email", "lists")]
     return frame.unique(subset=["contact_id"], keep="first", maintain_order=True).select("contact_id", "email", *rest)
+
+
+def _flatten_attributes(frame: pl.DataFrame) -> pl.DataFrame:
+    """An ``attributes`` JSON column (the audience's free-form attributes) as columns of
+    their own, so templates see ``{{ tier }}``; a typed column of the same name wins."""
+    if "attributes" not in frame.columns or frame.schema["attributes"] != pl.Utf8:
+        return frame
+    decoded = []
+    for text in frame["attributes"].to_list():
+        try:
+            value = json.loads(text) if text else {}
+        except ValueError:
+            value = {}
+        decoded.append(value if isinstance(value, dict) else {})
+    keys = sorted({k for item in decoded for k in item} - set(frame.columns))
+    extra = pl.DataFrame([{k: item.get(k) for k in keys} for item in decoded], infer_schema_length=None) if keys else None
+    frame = frame.drop("attributes")
+    return frame.hstack(extra) if extra is not None else frame
 
 
 def _list_name(segment: str) -> str | None:
@@ -62,6 +82,12 @@ def _from_segments_module(store: Store, segment: str) -> pl.DataFrame | None:
     members = getattr(module, "members", None)
     if members is None or segment.startswith("list:") or segment == "all":
         return None
+    saved = getattr(module, "get", None)
+    if saved is not None:
+        try:
+            saved(store, segment)
+        except WorkbenchError:
+            return None  # not a saved segment: a list name, resolved by the store or the file
     ids = members(store, segment)
     ids = ids if isinstance(ids, pl.DataFrame) else pl.DataFrame({"contact_id": list(ids)})
     if "email" in ids.columns:
