@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -38,9 +38,13 @@ def test_every_packaged_query_runs_on_an_empty_store(store: Store) -> None:
               # feedback analytics and suppression queries
               "by": "provider", "period": "week", "deferred": True, "address": "a@example.com",
               "addresses": ["a@example.com"], "contacts": [""], "list": None,
-              "as_of": date(2026, 6, 1), "recent_from": date(2026, 5, 1)}  # contact_activity.sql
+              "as_of": date(2026, 6, 1), "recent_from": date(2026, 5, 1),  # contact_activity.sql
+              "c": "campaign", "now": datetime(2026, 1, 1), "n": 10}  # send_*.sql
+    outcomes = pl.DataFrame(schema={"ledger_key": pl.Utf8, "status": pl.Utf8, "smtp_code": pl.Int16, "detail": pl.Utf8,
+                                    "next_attempt_at": pl.Datetime("us")})
     with store.writer() as con:
         con.register("batch", empty_events())
+        con.register("outcomes", outcomes.to_arrow())  # send_settle.sql
         for name in names:
             sql = load_sql(name)
             used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}  # $domain is not $domains
@@ -50,6 +54,7 @@ def test_every_packaged_query_runs_on_an_empty_store(store: Store) -> None:
             finally:
                 con.execute("ROLLBACK")
         con.unregister("batch")
+        con.unregister("outcomes")
 
 
 def test_query_helpers_and_closing_twice(store: Store) -> None:

@@ -49,11 +49,14 @@ def insert_events(con: Any, outcomes: Sequence[Outcome], now: datetime, campaign
         })
     frame = conform(pl.DataFrame(rows, infer_schema_length=None), clean=False)
     frame = frame.with_columns(sending_domain=pl.lit(campaign.sending_domain))
-    con.register("batch", frame.to_arrow())
-    try:
-        sql = load_sql("insert_events").replace(
-            "-- DEDUPE", "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.source_key = b.source_key AND e.source = $source)")
-        row = con.execute(sql, {"source": SOURCE, "source_file": f"send:{campaign.campaign_id}"}).fetchone()
+    con.register("outgoing_events", frame.to_arrow())
+    try:  # recording the same outcome twice adds nothing: only keys not in events yet
+        con.execute("CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM outgoing_events b WHERE NOT EXISTS "
+                    "(SELECT 1 FROM events e WHERE e.source = $source AND e.source_key = md5_number(b.key))",
+                    {"source": SOURCE})
+        row = con.execute(load_sql("insert_events"),
+                          {"source": SOURCE, "source_file": f"send:{campaign.campaign_id}", "load_id": None}).fetchone()
+        con.execute("DROP TABLE batch")
     finally:
-        con.unregister("batch")
+        con.unregister("outgoing_events")
     return int(row[0]) if row else 0
