@@ -3,9 +3,6 @@ and a segments module when one exists."""
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pandas as pd
 import polars as pl
 import pytest
@@ -43,35 +40,39 @@ def test_contacts_file_by_list(send_store, small_world):
         audience(send_store, "all", contacts=small_world / "missing.csv")
 
 
-def test_contacts_table_when_the_store_has_one(send_store):
-    send_store.execute("CREATE TABLE contacts (contact_id VARCHAR, email VARCHAR, first_name VARCHAR)")
-    send_store.execute("CREATE TABLE contact_subscriptions (contact_id VARCHAR, list_name VARCHAR, status VARCHAR)")
-    send_store.execute("INSERT INTO contacts VALUES ('C1', 'a@x.example', 'Ana'), ('C2', 'b@x.example', 'Bo')")
-    send_store.execute("INSERT INTO contact_subscriptions VALUES ('C1', 'newsletter', 'subscribed'), "
-                       "('C2', 'newsletter', 'unsubscribed')")
-    assert audience(send_store, "all")["contact_id"].to_list() == ["C1", "C2"]
-    assert audience(send_store, "newsletter")["contact_id"].to_list() == ["C1"]
+def _import(store):
+    from workbench.audience.directory import import_contacts
+
+    frame = pl.DataFrame({"email": ["ana@x.example", "bo@x.example", "cy@x.example"], "first_name": ["Ana", "Bo", "Cy"],
+                          "age": [29, 52, 31], "lists": ["newsletter", "promotions", "newsletter"],
+                          "tier_code": ["gold", "silver", "gold"]})
+    import_contacts(store, frame)
+    return dict(store.query("SELECT email, contact_id FROM contacts").iter_rows())
 
 
-def test_a_segments_module_is_used_when_present(send_store, monkeypatch):
-    module = types.ModuleType("workbench.audience.segments")
-    module.members = lambda store, name: pl.DataFrame({"contact_id": ["C9"], "email": [f"{name}@x.example"]})  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "workbench.audience.segments", module)
-    assert audience(send_store, "vip").rows() == [("C9", "vip@x.example")]
+def test_contacts_table_when_contacts_were_imported(send_store):
+    assert audience(send_store, "all")["email"].len() > 3  # nothing imported yet: the world's contacts file
+    ids = _import(send_store)
+    everyone = audience(send_store, "all")
+    assert sorted(everyone["email"]) == sorted(ids)
+    newsletter = audience(send_store, "newsletter")
+    assert sorted(newsletter["email"]) == ["ana@x.example", "cy@x.example"]
+    assert newsletter.filter(pl.col("email") == "ana@x.example")["tier_code"][0] == "gold"  # from the attributes JSON
 
 
-def test_a_name_the_segments_module_does_not_know_is_a_list(send_store, monkeypatch):
-    module = types.ModuleType("workbench.audience.segments")
+def test_a_saved_segment_is_evaluated_now(send_store):
+    from workbench.audience import segments
+    from workbench.audience.compile import Definition
 
-    def get(store, name):
-        if name != "vip":
-            raise ConfigError(f"no segment {name!r}")
-    module.get = get  # type: ignore[attr-defined]
-    module.members = lambda store, name: pl.DataFrame({"contact_id": ["C9"], "email": ["v@x.example"]})  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "workbench.audience.segments", module)
-    assert audience(send_store, "vip")["contact_id"].to_list() == ["C9"]
-    newsletter = audience(send_store, "newsletter")  # not a saved segment: the list, from the contacts file
-    assert len(newsletter) > 1 and "C9" not in newsletter["contact_id"].to_list()
+    ids = _import(send_store)
+    segments.create(send_store, Definition.from_dict({"name": "young", "rule": {"attribute": "age", "between": [25, 34]}}))
+    young = audience(send_store, "young")
+    assert sorted(young["contact_id"]) == sorted([ids["ana@x.example"], ids["cy@x.example"]])
+    assert {"first_name", "age", "tier_code"} <= set(young.columns)
+    assert young.columns[:2] == ["contact_id", "email"]
+    assert audience(send_store, "promotions")["email"].to_list() == ["bo@x.example"]  # not a segment: the list
+    with pytest.raises(ConfigError, match=r"neither a saved segment \(young\) nor a list .*newsletter, promotions"):
+        audience(send_store, "yuong")  # a typo does not send to nobody silently
 
 
 def test_free_form_attributes_become_columns_for_templates():

@@ -4,10 +4,10 @@ The seam is one function, :func:`audience`, returning ``contact_id``, ``email`` 
 contacts' attribute columns (what templates personalise with). A segment name is resolved,
 in order, by:
 
-1. ``workbench.audience.segments.members(store, name)`` when that module exists (the
-   audience issue), joined to the ``contacts`` table for attributes;
+1. a saved segment (:mod:`workbench.audience.segments`), its members evaluated now, with
+   their attributes (the free-form ``attributes`` JSON spread into columns);
 2. the store's ``contacts`` table (``all``, or a list name / ``list:NAME`` through
-   ``contact_subscriptions``), when it exists;
+   ``contact_subscriptions``), when contacts were imported;
 3. a contacts file (CSV or Parquet with ``contact_id``, ``email`` and a ``lists`` column of
    ``;``-separated list names, as the synthetic world writes ``audience/contacts.csv``):
    ``all``, or the contacts on a list.
@@ -15,15 +15,15 @@ in order, by:
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError
 from workbench.store import Store
 
 __all__ = ["audience", "normalise"]
@@ -74,34 +74,31 @@ def _list_name(segment: str) -> str | None:
     return segment.removeprefix("list:")
 
 
-def _from_segments_module(store: Store, segment: str) -> pl.DataFrame | None:
+def _from_segments(store: Store, segment: str) -> pl.DataFrame | None:
+    if segment.startswith("list:") or segment in ("all", "*"):
+        return None
+    from workbench.audience import segments
+
     try:
-        module = importlib.import_module("workbench.audience.segments")
-    except ImportError:
-        return None
-    members = getattr(module, "members", None)
-    if members is None or segment.startswith("list:") or segment == "all":
-        return None
-    saved = getattr(module, "get", None)
-    if saved is not None:
-        try:
-            saved(store, segment)
-        except WorkbenchError:
-            return None  # not a saved segment: a list name, resolved by the store or the file
-    ids = members(store, segment)
-    ids = ids if isinstance(ids, pl.DataFrame) else pl.DataFrame({"contact_id": list(ids)})
-    if "email" in ids.columns:
-        return ids
-    return store.query("SELECT * FROM contacts WHERE contact_id IN (SELECT unnest($ids))",
-                       {"ids": ids["contact_id"].to_list()})
+        definition = segments.get(store, segment)
+    except ConfigError:
+        return None  # not a saved segment: a list name, resolved by the store or the file
+    # evaluated now: who is in the segment when the campaign is planned (not its last refresh)
+    # (to the microsecond: segments' own default `now` drops them, missing contacts created this second)
+    return segments.members(store, definition, as_of=datetime.now(UTC).replace(tzinfo=None))
 
 
 def _from_contacts_table(store: Store, segment: str) -> pl.DataFrame | None:
-    if "contacts" not in store.tables():
-        return None
+    if "contacts" not in store.tables() or not store.scalar("SELECT count(*) FROM contacts"):
+        return None  # no audience imported: the contacts file
     name = _list_name(segment)
     if name is None:
         return store.query("SELECT * FROM contacts ORDER BY contact_id")
+    lists = store.query("SELECT DISTINCT list_name FROM contact_subscriptions ORDER BY 1")["list_name"].to_list()
+    if name not in lists:
+        saved = store.query("SELECT name FROM segments ORDER BY name")["name"].to_list()
+        raise ConfigError(f"{segment!r} is neither a saved segment ({', '.join(saved) or 'none'}) nor a list of the "
+                          f"imported contacts ({', '.join(lists) or 'none'}): `workbench segment list`")
     return store.query(
         "SELECT c.* FROM contacts c JOIN contact_subscriptions s USING (contact_id) "
         "WHERE s.list_name = $l AND s.status = 'subscribed' ORDER BY c.contact_id", {"l": name})
@@ -109,8 +106,8 @@ def _from_contacts_table(store: Store, segment: str) -> pl.DataFrame | None:
 
 def _from_file(path: Path, segment: str) -> pl.DataFrame:
     if not path.is_file():
-        raise ConfigError(f"no contacts for segment {segment!r}: no segments module, no contacts table and no file {path} "
-                          "(pass --contacts FILE, or load the audience)")
+        raise ConfigError(f"no contacts for segment {segment!r}: no saved segment, no contacts imported and no file "
+                          f"{path} (pass --contacts FILE, or `workbench contacts import`)")
     frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema_length=10_000)
     name = _list_name(segment)
     if name is not None:
@@ -136,7 +133,7 @@ def audience(store: Store, segment: str | pl.DataFrame | Sequence[Mapping[str, A
 
         frame = pl.from_pandas(segment) if isinstance(segment, pd.DataFrame) else pl.DataFrame(list(segment))
     else:
-        found = _from_segments_module(store, segment)
+        found = _from_segments(store, segment)
         if found is None:
             found = _from_contacts_table(store, segment)
         if found is None:
