@@ -249,14 +249,21 @@ class SmtpTransport:
         password = relay.password or os.environ.get("WORKBENCH_RELAY_PASSWORD")
         smtp = aiosmtplib.SMTP(hostname=relay.host, port=relay.port, timeout=relay.timeout,
                                source_address=(source, 0) if source else None,
-                               local_hostname=relay.helo, start_tls=relay.starttls,
-                               tls_context=self._tls_context() if relay.starttls is not False else None)
+                               local_hostname=relay.helo, start_tls=False)
+        raw: asyncio.BaseTransport | None = None
         try:
             await smtp.connect()
+            raw = smtp.transport  # kept: a failed TLS handshake does not close it
+            await smtp.ehlo()
+            if relay.starttls or (relay.starttls is None and smtp.supports_extension("starttls")):
+                await smtp.starttls(tls_context=self._tls_context())
+                await smtp.ehlo()  # the extensions offered inside TLS (AUTH, PIPELINING)
             if relay.username:
                 await smtp.login(relay.username, password or "")
         except (aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
+            if raw is not None and not raw.is_closing():
+                raw.close()
             raise ConnectionError(f"relay {relay.describe()} (from {source or 'default address'}): {exc}") from exc
         transport = smtp.transport
         assert isinstance(transport, asyncio.Transport)
