@@ -241,3 +241,11 @@ def test_an_empty_store_has_empty_segments(store: Store) -> None:
     assert segments.size(store, Definition.from_dict({"name": "x", "rule": {"engagement": "opened", "within_days": 7}})) == 0
     run = segments.create(store, Definition.from_dict({"name": "all", "rule": {"all": []}}))
     assert (run.size, run.joined, run.left) == (0, 0, 0)
+
+
+def test_a_contact_imported_this_very_moment_is_in_a_segment_evaluated_now(store: Store) -> None:
+    from workbench.audience.directory import import_contacts
+
+    import_contacts(store, pl.DataFrame({"email": ["new@gmail.com"], "age": [30]}))  # as of now, to the microsecond
+    definition = Definition.from_dict({"name": "t", "rule": {"attribute": "age", "between": [25, 34]}})
+    assert segments.evaluate(store, definition)["contact_id"].len() == 1

@@ -51,7 +51,7 @@ class Run:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _as_time(value: date | datetime | str | None) -> datetime:
