@@ -18,13 +18,6 @@ def test_parameters() -> None:
     assert {k: v["default"] for k, v in params.items()} == {"db": '""', "days": "30", "domain": '""'}
 
 
-def test_committed_without_outputs() -> None:
-    nb = json.loads(NOTEBOOK.read_text())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert code and all(not c["outputs"] and c["execution_count"] is None for c in code)
-    assert "parameters" in code[0]["metadata"]["tags"]
-
-
 def test_runs_on_a_small_store(dmarc_world_store: Store, tmp_path: Path) -> None:
     out = tmp_path / "03_dmarc.ipynb"
     pm.execute_notebook(str(NOTEBOOK), str(out), parameters={"db": str(dmarc_world_store.path), "days": 60,

@@ -20,15 +20,6 @@ def test_parameters_are_declared() -> None:
     assert params["period"]["default"] == '"week"'
 
 
-def test_committed_without_outputs() -> None:
-    doc = json.loads(NOTEBOOK.read_text())
-    for cell in doc["cells"]:
-        if cell["cell_type"] == "code":
-            assert cell["outputs"] == [] and cell["execution_count"] is None
-    tagged = [c for c in doc["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(tagged) == 1
-
-
 def test_runs_on_the_small_world(world_store: Store, tmp_path: Path) -> None:
     out = tmp_path / "04.ipynb"
     world_store.release(force=True)

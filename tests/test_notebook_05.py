@@ -23,13 +23,6 @@ def test_parameters() -> None:
     assert params["db_path"]["default"] == '"data/workbench.duckdb"'
 
 
-def test_committed_without_outputs() -> None:
-    nb = json.loads(NOTEBOOK.read_text())
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            assert cell["outputs"] == [] and cell["execution_count"] is None
-
-
 def test_runs_on_a_tiny_store(store: Store, tmp_path: Path) -> None:
     def run(domain: str, *codes: str) -> DomainAudit:
         return DomainAudit(DomainSpec(domain), [finding(c, domain, subject=domain) for c in codes], [])

@@ -20,14 +20,6 @@ def test_parameters_are_declared() -> None:
     assert params["name"]["default"] == '"paris_25_34"' and params["days"]["default"] == "90"
 
 
-def test_committed_without_outputs() -> None:
-    doc = json.loads(NOTEBOOK.read_text())
-    for cell in doc["cells"]:
-        if cell["cell_type"] == "code":
-            assert cell["outputs"] == [] and cell["execution_count"] is None
-    assert len([c for c in doc["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]) == 1
-
-
 def test_runs_with_a_new_rule(planted_world: Store, tmp_path: Path) -> None:
     planted_world.release(force=True)
     db = tmp_path / "copy.duckdb"

@@ -20,14 +20,6 @@ def test_parameters_are_declared() -> None:
     assert params["dry_run"]["default"] == "True" and params["limit"]["default"] == "1000"
 
 
-def test_committed_without_outputs() -> None:
-    doc = json.loads(NOTEBOOK.read_text())
-    for cell in doc["cells"]:
-        if cell["cell_type"] == "code":
-            assert cell["outputs"] == [] and cell["execution_count"] is None
-    assert len([c for c in doc["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]) == 1
-
-
 def _run(store, tmp_path: Path, small_world: Path, monkeypatch, **params: object) -> dict:
     settings = store.settings
     store.close()
