@@ -250,10 +250,10 @@ class SmtpTransport:
         smtp = aiosmtplib.SMTP(hostname=relay.host, port=relay.port, timeout=relay.timeout,
                                source_address=(source, 0) if source else None,
                                local_hostname=relay.helo, start_tls=False)
-        raw: asyncio.BaseTransport | None = None
+        raw: asyncio.Transport | None = None
         try:
             await smtp.connect()
-            raw = smtp.transport  # kept: a failed TLS handshake does not close it
+            raw = smtp.transport if isinstance(smtp.transport, asyncio.Transport) else None  # a failed TLS handshake leaves it open
             await smtp.ehlo()
             if relay.starttls or (relay.starttls is None and smtp.supports_extension("starttls")):
                 await smtp.starttls(tls_context=self._tls_context())
@@ -262,8 +262,9 @@ class SmtpTransport:
                 await smtp.login(relay.username, password or "")
         except (aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
-            if raw is not None and not raw.is_closing():
-                raw.close()
+            if raw is not None:
+                raw.abort()  # a hard close: no TLS shutdown left waiting on a peer that gave up
+                await asyncio.sleep(0)  # the loop closes the socket now, before a caller's loop may end
             raise ConnectionError(f"relay {relay.describe()} (from {source or 'default address'}): {exc}") from exc
         transport = smtp.transport
         assert isinstance(transport, asyncio.Transport)
