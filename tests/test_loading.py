@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -314,3 +315,31 @@ def test_a_truncated_compressed_log_keeps_its_whole_lines(store: Store, tmp_path
     reasons = store.query("SELECT reason FROM quarantine")["reason"].to_list()
     assert any("compressed stream ends early" in r for r in reasons)
     assert store.scalar("SELECT count(DISTINCT source_key) FROM events") == loaded
+
+
+def test_files_load_under_the_load_memory_limit_and_queries_get_theirs_back(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    from workbench.config import Settings
+
+    def shown(limit: str) -> str:
+        with duckdb.connect(config={"memory_limit": limit}) as con:
+            return str(con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+    store = Store(Settings.load(db_path=tmp_path / "w.duckdb", memory_limit="3GB", load_memory_limit="1GB"))
+    store.migrate()
+    fmt = registry.by_name("pmta")
+    during: list[str] = []
+
+    def load(path: Path, sink: Any, options: object) -> None:
+        during.append(sink.con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        fmt.load(path, sink, options)
+
+    monkeypatch.setattr(registry, "FORMATS", [registry.Format(fmt.name, fmt.description, fmt.sniff, load),
+                                              *[f for f in registry.FORMATS if f.name != "pmta"]])
+    summary = load_paths(store, [FIXTURES / "pmta" / "acct.csv"])
+    assert summary.rows_loaded > 0
+    assert during == [shown("1GB")]
+    with store.writer() as con:
+        assert con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0] == shown("3GB")

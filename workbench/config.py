@@ -60,7 +60,10 @@ class Settings:
     lock_hold:
         Seconds a loader keeps the write lock across several files before letting others in.
     memory_limit:
-        DuckDB's memory limit, e.g. ``"2GB"``; loads stream within it.
+        DuckDB's memory limit for queries, e.g. ``"2GB"``.
+    load_memory_limit:
+        DuckDB's memory limit while files load (default ``"1600MB"``): loads stream within it,
+        so that a loading process stays under 2 GiB whatever the size of its input.
     threads:
         DuckDB threads (``None``: one per core).
     """
@@ -73,6 +76,7 @@ class Settings:
     lock_timeout: float = 120.0
     lock_hold: float = 3.0
     memory_limit: str = "2GB"
+    load_memory_limit: str = "1600MB"
     threads: int | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -99,6 +103,7 @@ class Settings:
             "raw_dir": Path(get("RAW") or data_dir / "raw"),
             "reports_dir": Path(get("REPORTS") or root / "reports"),
             "memory_limit": get("MEMORY_LIMIT") or "2GB",
+            "load_memory_limit": get("LOAD_MEMORY_LIMIT") or "1600MB",
         }
         try:
             if get("LOCK_TIMEOUT"):

@@ -9,11 +9,12 @@ A file that cannot be read at all is quarantined whole and the batch goes on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -334,6 +335,33 @@ def _options_for(path: Path, base: ParseOptions) -> ParseOptions:
     return replace(base, source=str(path), reference_time=base.reference_time or mtime)
 
 
+@contextlib.contextmanager
+def _loading(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store's writer under the load memory limit (``Settings.load_memory_limit``), then
+    back to the query limit (``Settings.memory_limit``): a loading process stays under 2 GiB
+    whatever the size of its input.
+
+    Raises
+    ------
+    StoreError
+        The store failed.
+    """
+    load, query = (_quoted(v) for v in (store.settings.load_memory_limit, store.settings.memory_limit))
+    with store.writer() as con:
+        con.execute(f"SET memory_limit = {load}")
+        try:
+            yield con
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # the error in flight is the one to report
+                con.execute(f"SET memory_limit = {query}")
+            raise
+        con.execute(f"SET memory_limit = {query}")
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.strip().replace("'", "''") + "'"
+
+
 def load_file(
     store: Store,
     path: Path,
@@ -352,7 +380,7 @@ def load_file(
         The store itself failed (not the input).
     """
     size = path.stat().st_size
-    with store.writer() as con:
+    with _loading(store) as con:
         # A large file is hashed while it loads (the hash is checked before committing), unless
         # a file of that name and size was loaded before: then first, as it is likely the same.
         later = size > EAGER_HASH and not con.execute(
@@ -449,7 +477,7 @@ def finish_loads(store: Store) -> bool:
     """
     from workbench.sources.bounce_texts import refine
 
-    with store.writer() as con:
+    with _loading(store) as con:
         row = _one(con, "SELECT value FROM store_meta WHERE key = 'load.post_pending'")
         if not row or row[0] != "true":
             return False
@@ -508,7 +536,7 @@ def load_paths(
         stage = None
         if len(group) > 1:
             members = [m for m in group if isinstance(m, staging.Member)]
-            with store.writer() as con:
+            with _loading(store) as con:
                 try:
                     stage = staging.stage(con, members, _options_for(members[0].path, options or ParseOptions()))
                 except (InputError, duckdb.Error):
