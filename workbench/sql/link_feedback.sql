@@ -2,10 +2,34 @@
 -- (campaign, contact, sending IP and domain) to them and to their events.
 -- Matching, best first: the Message-ID and recipient; the campaign (trace header, Feedback-ID)
 -- and recipient or contact; the recipient's latest send before the report.
--- Runs after every load (workbench.store.loading.load_paths): rows that matched nothing stay
+-- Runs after every load (workbench.store.loading.finish_loads): rows that matched nothing stay
 -- linked = false and are tried again, so mail loaded before its send logs links later.
 -- The sending IP is the send's, or its first delivery attempt's (MTAs that log injection
 -- without the IP).
+
+-- The sends that pending bounces and complaints may answer (by Message-ID, recipient or
+-- contact), read from events once for both: each injection with its sending IP, or its first
+-- delivery attempt's.
+CREATE OR REPLACE TEMP TABLE link_sent AS
+WITH pending AS (
+    SELECT message_id, recipient, NULL::VARCHAR AS contact_id FROM bounces WHERE NOT coalesce(linked, false)
+    UNION ALL
+    SELECT message_id, recipient, contact_id FROM complaints WHERE NOT coalesce(linked, false)
+), injected AS (
+    SELECT ts, message_id, campaign_id, contact_id, recipient, sending_ip, sending_domain FROM events
+    WHERE event_type = 'injected'
+      AND (message_id IN (SELECT message_id FROM pending) OR recipient IN (SELECT recipient FROM pending)
+           OR contact_id IN (SELECT contact_id FROM pending))
+), first_attempt AS (  -- whole (message, recipient) groups: filtered by message only
+    SELECT message_id, recipient, arg_min(sending_ip, ts) AS sending_ip FROM events
+    WHERE event_type IN ('delivered', 'deferred', 'bounced') AND sending_ip IS NOT NULL
+      AND message_id IN (SELECT message_id FROM injected)
+    GROUP BY ALL
+)
+SELECT i.ts, i.message_id, i.campaign_id, i.contact_id, i.recipient,
+       coalesce(i.sending_ip, a.sending_ip) AS sending_ip, i.sending_domain
+FROM injected i LEFT JOIN first_attempt a USING (message_id, recipient);
+
 UPDATE bounces AS b
 SET message_id = coalesce(b.message_id, s.message_id),
     campaign_id = coalesce(b.campaign_id, s.campaign_id),
@@ -18,17 +42,7 @@ FROM (
         SELECT bounce_key, message_id, campaign_id, contact_id, recipient, received_at
         FROM bounces WHERE NOT coalesce(linked, false)
     ), sent AS (
-        SELECT i.ts, i.message_id, i.campaign_id, i.contact_id, i.recipient,
-               coalesce(i.sending_ip, a.sending_ip) AS sending_ip, i.sending_domain
-        FROM events i
-        LEFT JOIN (
-            SELECT message_id, recipient, arg_min(sending_ip, ts) AS sending_ip FROM events
-            WHERE event_type IN ('delivered', 'deferred', 'bounced') AND sending_ip IS NOT NULL
-              AND (message_id IN (SELECT message_id FROM pending) OR recipient IN (SELECT recipient FROM pending))
-            GROUP BY ALL
-        ) a USING (message_id, recipient)
-        WHERE i.event_type = 'injected'
-          AND (i.message_id IN (SELECT message_id FROM pending) OR i.recipient IN (SELECT recipient FROM pending))
+        SELECT * FROM link_sent
     ), by_id AS (
         SELECT p.bounce_key, any_value(s.message_id) AS message_id, any_value(s.campaign_id) AS campaign_id,
                any_value(s.contact_id) AS contact_id, any_value(s.sending_ip) AS sending_ip,
@@ -65,19 +79,7 @@ FROM (
         SELECT complaint_key, message_id, campaign_id, contact_id, recipient, coalesce(arrival_date, received_at) AS at
         FROM complaints WHERE NOT coalesce(linked, false)
     ), sent AS (
-        SELECT i.ts, i.message_id, i.campaign_id, i.contact_id, i.recipient,
-               coalesce(i.sending_ip, a.sending_ip) AS sending_ip, i.sending_domain
-        FROM events i
-        LEFT JOIN (
-            SELECT message_id, recipient, arg_min(sending_ip, ts) AS sending_ip FROM events
-            WHERE event_type IN ('delivered', 'deferred', 'bounced') AND sending_ip IS NOT NULL
-              AND (message_id IN (SELECT message_id FROM pending) OR recipient IN (SELECT recipient FROM pending)
-                   OR contact_id IN (SELECT contact_id FROM pending))
-            GROUP BY ALL
-        ) a USING (message_id, recipient)
-        WHERE i.event_type = 'injected'
-          AND (i.message_id IN (SELECT message_id FROM pending) OR i.recipient IN (SELECT recipient FROM pending)
-               OR i.contact_id IN (SELECT contact_id FROM pending))
+        SELECT * FROM link_sent
     ), by_id AS (
         SELECT p.complaint_key, any_value(s.message_id), any_value(s.campaign_id), any_value(s.contact_id),
                any_value(s.recipient), any_value(s.sending_ip), any_value(s.sending_domain), 'message_id'
@@ -133,3 +135,4 @@ WHERE e.mailbox_provider = 'other' AND e.recipient_domain = pd.domain AND e.sour
 
 UPDATE bounces SET linked = link_method IS NOT NULL WHERE NOT coalesce(linked, false);
 UPDATE complaints SET linked = link_method IS NOT NULL WHERE NOT coalesce(linked, false);
+DROP TABLE link_sent;
