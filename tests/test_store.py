@@ -21,6 +21,32 @@ def test_migrations_apply_once_and_record_their_versions(store: Store) -> None:
     assert {"events", "quarantine", "loaded_files", "campaigns", "sending_domains", "ips", "ip_pools"} <= set(store.tables())
 
 
+def test_dmarc_records_keep_their_rows_when_their_index_is_dropped(tmp_path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+                " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
+    for m in migrations.available():
+        if m.version < 12:  # a store as it was before migration 012
+            con.execute(m.sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [m.version, m.name])
+    con.execute("INSERT INTO dmarc_reports (report_key, org_name, report_id, schema, record_count, message_count, warnings, content_sha256,"
+                " source_file, loaded_at) VALUES ('k', 'google.com', '1', 'rfc7489', 2, 5, 0, 'sha', 'f.xml', now())")
+    con.execute("INSERT INTO dmarc_records (report_key, record_no, source_ip, count, dkim) VALUES"
+                " ('k', 1, '192.0.2.2', 3, NULL), ('k', 0, '192.0.2.1', 2, [{'domain': 'a.example', 'selector': 's',"
+                " 'result': 'pass', 'human_result': NULL}])")
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO dmarc_records (report_key, record_no, count) VALUES ('k', 0, 1)")
+    assert migrations.migrate(con)[0] == 12
+    rows = con.execute("SELECT record_no, source_ip, count, dkim[1].domain FROM dmarc_records").fetchall()
+    assert rows == [(0, "192.0.2.1", 2, "a.example"), (1, "192.0.2.2", 3, None)]  # kept, in record order
+    assert con.execute("SELECT sum(count) FROM dmarc_flow").fetchone() == (5,)  # the view over it still binds
+    assert not con.execute("SELECT * FROM duckdb_constraints() WHERE table_name = 'dmarc_records'"
+                           " AND constraint_type = 'PRIMARY KEY'").fetchall()
+    con.close()
+
+
 def test_reading_a_missing_store_says_what_to_do(tmp_path: Path) -> None:
     store = Store(Settings.load(db_path=tmp_path / "none.duckdb"))
     with pytest.raises(StoreError, match="workbench load"):
