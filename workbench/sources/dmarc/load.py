@@ -19,6 +19,7 @@ import itertools
 import re
 import zipfile
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -266,11 +267,20 @@ def _write_stream(sink: Sink, item: Found, lazy: LazyAggregate, source_file: str
     verdict, rejects = _decide(sink, item, "dmarc_reports", key, len(item.warnings) + len(stream.warnings), label, seen)
     written = False
     try:
-        for frame in stream:
-            if verdict != "duplicate":
-                sink.add_rows("dmarc_records", frame.with_columns(pl.lit(key).alias("report_key")))
-                written = True
-    except BaseException:
+        # a batch is inserted (DuckDB, on a thread) while the next one is parsed and shaped
+        # (xml2arrow and polars): both release the GIL, so the two cores work at once
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmarc-insert") as inserter:
+            pending: Future[None] | None = None
+            for frame in stream:
+                if verdict != "duplicate":
+                    rows = frame.with_columns(pl.lit(key).alias("report_key"))
+                    if pending is not None:
+                        pending.result()
+                    pending = inserter.submit(sink.add_rows, "dmarc_records", rows)
+                    written = True
+            if pending is not None:
+                pending.result()
+    except BaseException:  # the executor has waited for its insert: the connection is free
         if written:
             sink.query("DELETE FROM dmarc_records WHERE report_key = $key", {"key": key})
         seen.pop(("dmarc_reports", key), None)
