@@ -68,13 +68,15 @@ def document_kind(head: bytes) -> str | None:
     return None
 
 
-def _prepass(stream: IO[bytes], known_sha: str | None = None) -> tuple[str, bool]:
-    """The payload's SHA-256 (``known_sha`` when the caller hashed these bytes already), and
-    whether the fast engine may stream it (valid UTF-8, no ``<extension`` elements it would
-    drop) — one read at C speed."""
+def prepass(stream: IO[bytes], known_sha: str | None = None) -> tuple[str, bool, bool]:
+    """One read at C speed: the payload's SHA-256 (``known_sha`` when the caller hashed these
+    bytes already); whether the fast engine may stream it (valid UTF-8, no ``<extension``
+    elements it would drop); and whether it may also strip values itself (no ``&``, which
+    starts an entity or character reference, no ``!`` of CDATA or comments, no ``?`` after
+    the prolog: nothing that splits a value's text)."""
     digest = hashlib.sha256() if known_sha is None else None
     decoder = codecs.getincrementaldecoder("utf-8")()
-    clean, tail = True, b""
+    clean, plain, tail, first = True, True, b"", True
     stream.seek(0)
     while block := stream.read(1 << 20):
         if digest is not None:
@@ -90,8 +92,12 @@ def _prepass(stream: IO[bytes], known_sha: str | None = None) -> tuple[str, bool
                 except UnicodeDecodeError:
                     clean = False
             tail = block[-16:]
+        if plain:
+            body = block[block.find(b"?>") + 2:] if first and block.lstrip().startswith(b"<?") else block
+            plain = b"&" not in body and b"!" not in body and b"?" not in body
+            first = False
     stream.seek(0)
-    return (digest.hexdigest() if digest is not None else str(known_sha)), clean
+    return (digest.hexdigest() if digest is not None else str(known_sha)), clean, clean and plain
 
 
 def _engine_source(stream: IO[bytes]) -> str | IO[bytes]:
@@ -118,11 +124,11 @@ def parse_payload(payload: Payload, known_sha: str | None = None) -> Found:
         if kind is None:
             raise ParseError(payload.name, "start", "neither a DMARC aggregate report (XML <feedback>) nor an SMTP TLS report (JSON)",
                              head[:200].decode("utf-8", "backslashreplace"))
-        found.sha256, clean = _prepass(stream, known_sha)
+        found.sha256, clean, plain = prepass(stream, known_sha)
         size = stream.seek(0, io.SEEK_END)
         stream.seek(0)
         if kind == "aggregate" and clean and size > STREAM_FROM and check_prolog(head, payload.name) in ("utf-8", "utf8", "us-ascii", "ascii"):
-            found.report = LazyAggregate(AggregateStream(_engine_source(stream), payload.name, head[:4096]), payload)
+            found.report = LazyAggregate(AggregateStream(_engine_source(stream), payload.name, head[:4096], trimmed=plain), payload)
         elif kind == "aggregate":
             found.report = parse_aggregate(stream, payload.name)
         else:
