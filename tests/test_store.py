@@ -42,8 +42,13 @@ def test_dmarc_records_keep_their_rows_when_their_index_is_dropped(tmp_path: Pat
     rows = con.execute("SELECT record_no, source_ip, count, dkim[1].domain FROM dmarc_records").fetchall()
     assert rows == [(0, "192.0.2.1", 2, "a.example"), (1, "192.0.2.2", 3, None)]  # kept, in record order
     assert con.execute("SELECT sum(count) FROM dmarc_flow").fetchone() == (5,)  # the view over it still binds
-    assert not con.execute("SELECT * FROM duckdb_constraints() WHERE table_name = 'dmarc_records'"
-                           " AND constraint_type = 'PRIMARY KEY'").fetchall()
+    constraints = con.execute("SELECT constraint_type, constraint_column_names FROM duckdb_constraints()"
+                              " WHERE table_name = 'dmarc_records'").fetchall()
+    assert sorted(constraints) == [("NOT NULL", ["count"]), ("NOT NULL", ["record_no"]), ("NOT NULL", ["report_key"])]
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO dmarc_records (report_key, record_no, count) VALUES ('k', 2, NULL)")
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'dmarc_records'").fetchall())
+    assert types["dkim"].startswith("STRUCT(") and types["reason_types"] == "VARCHAR[]" and types["count"] == "BIGINT"
     con.close()
 
 
