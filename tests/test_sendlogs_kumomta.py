@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 from sendlogs_helpers import FIXTURES, parse, rows
@@ -43,3 +45,20 @@ def test_feedback_names_the_complainer_and_expiration_is_a_soft_bounce() -> None
     assert rows(expired, "recipient", "bounce_class", "enhanced_status") == [("jo@yahoo.com", "soft", "5.4.7")]
     assert expired["ts"][0] == datetime(2026, 11, 30, 8, 0)
     assert events.filter(pl.col("event_type") == "dropped")["bounce_class"].to_list() == ["admin"]
+
+
+def test_a_record_has_one_row_per_recipient_and_one_without_any(tmp_path: Path) -> None:
+    base = {"type": "Reception", "id": "r1", "sender": "bounce@news.example.com", "queue": "q", "timestamp": 1764230000,
+            "created": 1764230000, "num_attempts": 0, "response": {"code": 250, "enhanced_code": None, "content": ""},
+            "meta": {"campaign": "c1"}, "headers": {"Message-ID": "<m1@news.example.com>"}}
+    records = [
+        {**base, "recipient": ["a@gmail.com", "b@gmail.com"]},  # KumoMTA 2024+: a list of recipients
+        {**base, "id": "r2", "recipient": "c@gmail.com"},
+        {**base, "id": "r3"},  # no recipient
+    ]
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"type": "Delivery", "id": \n')
+    events, rejects = parse(kumomta, path)
+    assert sorted(events["recipient"].to_list(), key=lambda r: r or "~") == ["a@gmail.com", "b@gmail.com", "c@gmail.com", None]
+    assert events["campaign_id"].unique().to_list() == ["c1"]
+    assert [r.position for r in rejects] == ["line 4"]

@@ -44,6 +44,17 @@ def test_conform_derives_domains_codes_and_a_first_bounce_class() -> None:
     assert (row["bounce_class"], row["bounce_reason"]) == ("hard", "userunknown")
 
 
+
+def test_the_domain_is_what_follows_the_last_at_lower_cased_without_trailing_dots() -> None:
+    recipients = ["A@Example.COM", '"a@b"@Mail.Example.org..', "no-at-sign", "trailing@", "dots@...", "x@y@Z.io", None]
+    frame = pl.DataFrame({"ts": ["2026-11-27 10:00:00"] * len(recipients), "event_type": ["delivered"] * len(recipients),
+                          "recipient": recipients, "sender": recipients, "key": [str(i) for i in range(len(recipients))]})
+    expected = ["example.com", "mail.example.org", None, None, None, "z.io", None]
+    for clean in (False, True):
+        out = conform(frame, clean=clean)
+        assert out["recipient_domain"].to_list() == expected
+        assert out["sending_domain"].to_list() == expected
+
 def test_a_source_classification_is_kept_and_non_failures_get_none() -> None:
     frame = pl.DataFrame({
         "ts": ["2026-11-27 10:00:00"] * 3, "event_type": ["deferred", "delivered", "dropped"],

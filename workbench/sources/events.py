@@ -116,16 +116,17 @@ def clean_address_sql(column: str) -> str:
 
 
 def domain_sql(column: str, rest: str | None = None) -> str:
-    """SQL: the lower-cased domain of an address (after the last ``@``, without a trailing
-    dot). ``rest``: a column already holding ``lower(substr(address, strpos(address, '@') + 1))``
-    (computed in an earlier projection, which DuckDB evaluates much faster than the same
-    expression repeated inside a CASE)."""
-    rest = rest or f"lower(substr({column}, strpos({column}, '@') + 1))"
-    last = (
-        f"CASE WHEN contains({rest}, '@') THEN rtrim(lower(regexp_extract({column}, '@([^@]*)$', 1)), '.') "
-        f"WHEN ends_with({rest}, '.') THEN rtrim({rest}, '.') ELSE {rest} END"
-    )
-    return f"CASE WHEN contains({column}, '@') THEN nullif({last}, '') END"
+    """SQL: the lower-cased domain of an address (after the last ``@``, without trailing
+    dots; NULL without an ``@`` or when empty). ``rest``: a column already holding
+    :func:`domain_part_sql` of the address (computed in an earlier projection, which DuckDB
+    evaluates much faster than the same expression repeated inside a CASE)."""
+    rest = rest or domain_part_sql(column)
+    return f"CASE WHEN {rest} = '' OR ends_with({rest}, '.') THEN nullif(rtrim({rest}, '.'), '') ELSE {rest} END"
+
+
+def domain_part_sql(column: str) -> str:
+    """SQL: the lower-cased text after the last ``@`` of an address (NULL without one)."""
+    return f"CASE WHEN contains({column}, '@') THEN lower(split_part({column}, '@', -1)) END"
 
 
 def enhanced_status_sql(column: str) -> str:
@@ -183,8 +184,7 @@ def conform_sql(inner: str, present: Mapping[str, str] | Collection[str], *, cle
         f"  SELECT * REPLACE (CASE WHEN {_FAILED} THEN coalesce(bounce_reason, {reason}) ELSE bounce_reason END AS bounce_reason) FROM (\n"
         f"   SELECT *, CASE WHEN {_FAILED} AND bounce_reason IS NULL THEN lower(coalesce(diagnostic, '')) END AS wb_t FROM (\n"
         f"    SELECT * REPLACE ({replace}) FROM (\n"
-        f"      SELECT *, lower(substr(recipient, strpos(recipient, '@') + 1)) AS wb_rrest,\n"
-        f"             lower(substr(sender, strpos(sender, '@') + 1)) AS wb_srest FROM (\n"
+        f"      SELECT *, {domain_part_sql('recipient')} AS wb_rrest, {domain_part_sql('sender')} AS wb_srest FROM (\n"
         f"        SELECT {', '.join(typed)} FROM (\n{inner}\n) _i) _h) _t) _d) _w) _r"
     )
 

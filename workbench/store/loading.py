@@ -453,6 +453,8 @@ def load_file(
     return FileResult(str(path), fmt.name, "loaded", rows, sink.duplicate, sink.reject_count)
 
 
+FEEDBACK_PENDING = ("SELECT EXISTS (SELECT 1 FROM bounces WHERE NOT coalesce(linked, false)) "
+                    "OR EXISTS (SELECT 1 FROM complaints WHERE NOT coalesce(linked, false))")
 PENDING_SET = ("INSERT INTO store_meta VALUES ('load.post_pending', 'true') "
                "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
@@ -483,8 +485,10 @@ def finish_loads(store: Store) -> bool:
             return False
         con.execute("BEGIN TRANSACTION")
         try:
-            # bounces and complaints from mail find the send they answer (also those loaded earlier)
-            con.execute(load_sql("link_feedback"))
+            # bounces and complaints from mail find the send they answer (also those loaded earlier);
+            # nothing to do (and events not read) when none is waiting
+            if _one(con, FEEDBACK_PENDING) != (False,):
+                con.execute(load_sql("link_feedback"))
             con.execute(load_sql("attribute_events"))
             con.execute(load_sql("flag_scanner_clicks"), {"seconds": SCANNER_CLICK_SECONDS})
             refine(con)  # send-log failure texts classified by the bounce rule tables

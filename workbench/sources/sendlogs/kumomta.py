@@ -114,7 +114,7 @@ SELECT
     json_extract_string(j.feedback_report, '$.user_agent') AS user_agent,
     concat_ws('|', j.type, j.id, coalesce(j.timestamp, j.created), j.num_attempts::VARCHAR, j.queue, j.response.code::VARCHAR,
               j.response.content, j.feedback_report::VARCHAR) || '|' || coalesce(r, '') AS key
-FROM refused LEFT JOIN LATERAL (SELECT unnest(CASE WHEN reject IS NULL THEN rcpts END) AS r) ON true
+FROM (SELECT *, unnest(CASE WHEN reject IS NULL AND len(rcpts) > 0 THEN rcpts ELSE [NULL] END) AS r FROM refused) _r
 """
 
 

@@ -168,9 +168,10 @@ def query(options: Any, head: Head) -> Query:
     than two days after it."""
     reference = options.reference_time or datetime.now(UTC)
     limit = reference.astimezone(UTC).replace(tzinfo=None) + timedelta(days=2)
+    stamp = _field("line", " ")  # the first word (split_part splits the whole line: a third slower here)
     rfc = (
-        "coalesce(make_timestamp(epoch_us(try_strptime(split_part(line, ' ', 1), '%Y-%m-%dT%H:%M:%S.%f%z'))),"
-        " make_timestamp(epoch_us(TRY_CAST(replace(split_part(line, ' ', 1), 'Z', '+00:00') AS TIMESTAMPTZ))))"
+        f"coalesce(make_timestamp(epoch_us(try_strptime({stamp}, '%Y-%m-%dT%H:%M:%S.%f%z'))),"
+        f" make_timestamp(epoch_us(TRY_CAST(replace({stamp}, 'Z', '+00:00') AS TIMESTAMPTZ))))"
     )
     trad = "try_strptime($wb_year || ' ' || substr(line, 1, 15), '%Y %b %d %H:%M:%S')"
     ts = (

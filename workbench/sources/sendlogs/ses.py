@@ -86,6 +86,9 @@ def _case(column: str, mapping: dict[str, str]) -> str:
     return f"CASE {column} " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items()) + " END"
 
 
+#: the message tags read (campaign, campaign_id, contact_id, SES's outgoing IP and from-domain), in one parse
+_TAG_PATHS = "['$.campaign[0]', '$.campaign_id[0]', '$.contact_id[0]', '$.\"ses:outgoing-ip\"[0]', '$.\"ses:from-domain\"[0]']"
+
 _STRUCT = "{" + ", ".join(f"'{k}': {quote_ident(k)}" for k in _FIELDS) + "}"
 
 _SQL = f"""
@@ -115,7 +118,8 @@ WITH body AS (
     FROM typed
 ), refused AS (
     SELECT *, CASE WHEN raw_event IS NULL OR ts IS NULL THEN 'not an SES event (malformed JSON, or no eventType / timestamp)'
-                   WHEN raw_event NOT IN {tuple(_EVENTS)} THEN 'unknown SES event type' END AS reject
+                   WHEN raw_event NOT IN {tuple(_EVENTS)} THEN 'unknown SES event type' END AS reject,
+           json_extract_string(j.mail.tags, {_TAG_PATHS}) AS wb_tags  -- the tags' JSON parsed once
     FROM rcpts
 )
 SELECT
@@ -123,11 +127,10 @@ SELECT
     CASE WHEN j.bounce.bounceSubType IN ('Suppressed', 'OnAccountSuppressionList') THEN 'dropped'
          ELSE {_case("raw_event", _EVENTS)} END AS event_type,
     trim(j.mail.messageId, '<> ') AS message_id,
-    coalesce(json_extract_string(j.mail.tags, '$.campaign[0]'),
-             json_extract_string(j.mail.tags, '$.campaign_id[0]')) AS campaign_id,
-    json_extract_string(j.mail.tags, '$.contact_id[0]') AS contact_id,
-    json_extract_string(j.mail.tags, '$."ses:outgoing-ip"[0]') AS sending_ip,
-    json_extract_string(j.mail.tags, '$."ses:from-domain"[0]') AS sending_domain,
+    coalesce(wb_tags[1], wb_tags[2]) AS campaign_id,
+    wb_tags[3] AS contact_id,
+    wb_tags[4] AS sending_ip,
+    wb_tags[5] AS sending_domain,
     j.mail.source AS sender,
     w.addr AS recipient,
     w.status AS enhanced_status,
@@ -141,7 +144,7 @@ SELECT
     coalesce(j.open.ipAddress, j.click.ipAddress) AS client_ip,
     j.click.link AS url,
     coalesce(sns_id, concat_ws('|', j.mail.messageId, raw_event, ts_text)) || '|' || coalesce(w.addr, '') AS key
-FROM refused LEFT JOIN LATERAL (SELECT unnest(CASE WHEN reject IS NULL THEN who END) AS w) ON true
+FROM (SELECT *, unnest(CASE WHEN reject IS NULL AND len(who) > 0 THEN who ELSE [NULL] END) AS w FROM refused) _w
 """
 
 
