@@ -34,3 +34,26 @@ def test_bounce_reasons_say_what_servers_said(world_store: Store) -> None:
     gmail = reasons.filter((pl.col("provider") == "gmail") & (pl.col("event_type") == "deferred"))
     assert gmail.filter(pl.col("enhanced_status") == "4.7.28")["events"].sum() > 0
     assert gmail["example"].str.contains("Gmail").any()
+
+
+def test_bounce_reasons_name_missing_values_as_the_feedback_views_do(store: Store) -> None:
+    from datetime import datetime
+
+    from workbench.analytics import feedback
+
+    rows = pl.DataFrame({
+        "ts": [datetime(2026, 11, 20, 10), datetime(2026, 11, 20, 11), datetime(2026, 11, 20, 12)],
+        "event_type": ["bounced", "bounced", "injected"], "message_id": ["m1", "m2", "m3"],
+        "recipient": ["a@gmail.com", "b@gmail.com", "c@gmail.com"], "mailbox_provider": ["gmail"] * 3,
+        "bounce_class": [None, "hard", None], "bounce_reason": [None, "userunknown", None],
+        "source": ["test"] * 3, "source_file": ["t"] * 3, "source_key": [1, 2, 3],
+    }, schema_overrides={"source_key": pl.UInt64})
+    with store.writer() as con:
+        con.register("f", rows.to_arrow())
+        con.execute("INSERT INTO events BY NAME SELECT * FROM f")
+        con.unregister("f")
+    store.release(force=True)
+    top = bounce_reasons(store, "2026-11-01", "2026-11-30")
+    by_day = feedback.bounce_reasons(store, days=30, end="2026-11-30")
+    assert set(zip(top["bounce_class"], top["bounce_reason"], strict=True)) == {("undetermined", "undefined"), ("hard", "userunknown")}
+    assert set(zip(by_day["bounce_class"], by_day["reason"], strict=True)) == set(zip(top["bounce_class"], top["bounce_reason"], strict=True))
