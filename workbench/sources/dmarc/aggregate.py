@@ -37,6 +37,8 @@ META = ["org_name", "org_email", "extra_contact_info", "report_id", "begin", "en
         "policy_domain", "adkim", "aspf", "p", "sp", "np", "pct", "fo", "testing", "t", "psd", "discovery_method"]
 RECORD = ["source_ip", "count", "disposition", "policy_dkim", "policy_spf", "reason_type", "reason_comment",
           "header_from", "envelope_from", "envelope_to"]
+#: the columns of a record row (``<item>``: its place among <feedback>'s children)
+RECORD_COLUMNS = ["<item>", *RECORD]
 AUTH = ["dkim_domain", "dkim_selector", "dkim_result", "dkim_human_result",
         "spf_domain", "spf_scope", "spf_result", "spf_human_result"]
 DKIM_STRUCT = pl.Struct({"domain": pl.Utf8, "selector": pl.Utf8, "result": pl.Utf8, "human_result": pl.Utf8})
@@ -268,7 +270,7 @@ def _records(items: pl.DataFrame, auth: pl.DataFrame, extensions: dict[int, str]
     # eager stages: measured faster here than one lazy plan (whose optimiser re-plans each batch);
     # columns are taken before rows are filtered, and DKIM and SPF results are cleaned apart
     # (a result row carries one of them): a third less time than cleaning all at once
-    recs = items.select("<item>", *RECORD).filter(is_record).select(
+    recs = items.select(RECORD_COLUMNS).filter(is_record).select(
         pl.col("<item>").cast(pl.Int64).alias("item"), clean("count").alias("count_text"),
         clean("count").cast(pl.Int64, strict=False).alias("count"),
         *(clean(c, lower=c in KEYWORDS) for c in plain), *reasons,

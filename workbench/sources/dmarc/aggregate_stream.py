@@ -18,16 +18,13 @@ from typing import IO, Any
 
 import polars as pl
 
-from workbench.sources.dmarc.aggregate import RECORD, _fast_parser, _meta, _records
+from workbench.sources.dmarc.aggregate import AUTH, RECORD_COLUMNS, _fast_parser, _meta, _records
 
 __all__ = ["AggregateStream", "FastRefused"]
 
 #: rows and value bytes of a batch from the engine (memory stays bounded by them)
 BATCH_ROWS = 8192
 BATCH_BYTES = 4 << 20
-
-
-RECORD_COLUMNS = ["<item>", *RECORD]
 
 
 class FastRefused(Exception):
@@ -146,14 +143,9 @@ class AggregateStream:
             else:
                 cut_auth = None
         if cut_auth is None:
-            cut_auth = pl.DataFrame(schema={"<item>": pl.UInt32, "<auth>": pl.UInt32, **dict.fromkeys(_auth_columns(), pl.Utf8)})
+            cut_auth = pl.DataFrame(schema={"<item>": pl.UInt32, "<auth>": pl.UInt32, **dict.fromkeys(AUTH, pl.Utf8)})
         frame = _records(cut_items, cut_auth, {}, self.name, first_no=self.records, trimmed=self.trimmed)
         self.records += len(frame)
         self.messages += int(frame["count"].sum() or 0)
         return frame if len(frame) else None
 
-
-def _auth_columns() -> list[str]:
-    from workbench.sources.dmarc.aggregate import AUTH
-
-    return AUTH
