@@ -26,6 +26,7 @@ from workbench.audience.contacts import Stager, parse_frame
 from workbench.errors import InputError, StoreError
 from workbench.sources.reader import Reject
 from workbench.store import Store, load_sql
+from workbench.store.frames import insert_frame
 
 __all__ = ["ImportReport", "contact", "history", "import_contacts", "subscriptions"]
 
@@ -72,11 +73,7 @@ class _FrameSink:
         self.followups: list[str] = []
 
     def add_rows(self, table: str, frame: pl.DataFrame) -> None:
-        self.con.register("rows_batch", frame.to_arrow())
-        try:
-            self.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM rows_batch')
-        finally:
-            self.con.unregister("rows_batch")
+        insert_frame(self.con, table, frame)
 
     def query(self, sql: str, params: dict[str, object] | None = None) -> pl.DataFrame:
         relation = self.con.sql(sql, params=params)

@@ -1,0 +1,32 @@
+"""Handing frames to DuckDB inside a transaction.
+
+A frame made visible with ``con.register(name, frame)`` is a view in DuckDB's catalog, and
+inside an open transaction DuckDB keeps a dropped view (and the Python object it scans)
+until the transaction ends. A file loaded batch by batch in one transaction therefore held
+every batch's Arrow memory until its commit: loading one 100k-record DMARC report grew by
+~90 MiB more than the rows DuckDB stored. :func:`insert_frame` scans the frame through a
+relation instead, which is released as soon as the statement has run.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+__all__ = ["insert_frame"]
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame | pa.Table, *,
+                 replace: bool = False) -> int:
+    """Insert ``frame``'s rows into ``table`` by column name (columns it lacks take their
+    defaults); ``replace``: ``INSERT OR REPLACE`` (tables with a primary key). Returns the
+    number of rows handed over.
+
+    Polars frames go as Arrow: DuckDB reads polars' Arrow export faster than the frame itself
+    (a third less time for 100k DMARC records with list-of-struct columns, measured).
+    """
+    arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+    verb = "INSERT OR REPLACE INTO" if replace else "INSERT INTO"
+    con.from_arrow(arrow).query("wb_rows", f'{verb} "{table}" BY NAME SELECT * FROM wb_rows')
+    return int(arrow.num_rows)
