@@ -59,6 +59,18 @@ def test_stream_gives_the_in_memory_records(small_batches: None, seed: int) -> N
     assert (stream.records, stream.messages) == (500, sum(range(1, 501)))
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_frames_are_shaped_a_batch_at_a_time(small_batches: None, seed: int) -> None:
+    # shaping costs a fixed amount a call: records wait until a batch's worth of rows has
+    # arrived instead of being shaped after every engine batch (then 27-28 frames here)
+    data = document(500, seed)
+    stream = AggregateStream(data, "doc", data[:4096])
+    stream.read_meta()
+    sizes = [len(f) for f in stream]
+    assert sum(sizes) == 500
+    assert len(sizes) <= 500 // 37 + 3, sizes
+
+
 def test_stream_from_a_path(tmp_path: Path, small_batches: None) -> None:
     path = tmp_path / "r.xml"
     path.write_bytes(document(120))

@@ -114,6 +114,9 @@ class AggregateStream:
             self.read_meta()
         while True:
             more = self._pull() if not self._done else False
+            # shaped once a batch's worth of record rows waits (shaping has a fixed cost a call)
+            if more and sum(len(frame) for frame in self._items) < BATCH_ROWS:
+                continue
             ready = self._ready(final=not more)
             if ready is not None:
                 yield ready
