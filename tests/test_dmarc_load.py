@@ -4,6 +4,7 @@ once per report, and nothing lost without a trace."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import mailbox as std_mailbox
 import shutil
@@ -93,6 +94,22 @@ def test_every_attachment_of_a_mail_is_loaded(store: Store) -> None:
                                    "!receiver.example!brightmart.example!1764201600!1764287999.xml")
     assert parts["qp-0001"] == "part 5 (qp.xml)"
     assert store.scalar("SELECT org_name FROM dmarc_reports WHERE report_id = 'qp-0001'") == "Réception Exemple"
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_large_file_keeps_its_content_hash(store: Store, monkeypatch: pytest.MonkeyPatch, streamed: bool) -> None:
+    # large files are hashed while they load: the report still records the document's hash,
+    # and the same report in a gzip (hashed when read) is the same content, not "other content"
+    from workbench.sources.dmarc import route
+    from workbench.store import loading
+
+    monkeypatch.setattr(loading, "EAGER_HASH", 0)
+    monkeypatch.setattr(route, "STREAM_FROM", 0 if streamed else 1 << 30)
+    assert load_file(store, DMARC / "rfc7489.xml").rows_loaded == 3  # the report and its two records
+    sha = hashlib.sha256((DMARC / "rfc7489.xml").read_bytes()).hexdigest()
+    assert store.scalar("SELECT content_sha256 FROM dmarc_reports") == sha
+    gz = load_file(store, DMARC / "rfc7489.xml.gz")
+    assert (gz.rows_loaded, gz.rows_duplicate, gz.rows_quarantined) == (0, 3, 0)
 
 
 def test_same_report_with_other_content_is_kept_once_and_said(store: Store, tmp_path: Path) -> None:

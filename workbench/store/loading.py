@@ -128,10 +128,11 @@ class FileSink:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, sha: str, fmt: str,
-                 on_bytes: Callable[[int], None] | None, load_id: int = 0) -> None:
+                 on_bytes: Callable[[int], None] | None, load_id: int = 0, hashing: _Hashing | None = None) -> None:
         self.con = con
         self.path = path
         self.sha = sha
+        self._hashing = hashing
         self.fmt = fmt
         self.load_id = load_id
         self.inserted = 0
@@ -145,6 +146,13 @@ class FileSink:
         self.followups: list[str] = []
         self._on_bytes = on_bytes
         self._insert = load_sql("insert_events")
+
+    def file_sha256(self) -> str:
+        """The file's SHA-256: known from the start for small files, else waited for from the
+        hash computed while the file loads."""
+        if not self.sha and self._hashing is not None:
+            self.sha = self._hashing.result()
+        return self.sha
 
     def add_event_query(self, query: Query, relation: str, relation_sql: str, params: Mapping[str, object],
                         frames: Mapping[str, object] | None = None, *, unit: str = "line") -> int:
@@ -391,13 +399,13 @@ def load_file(
         con.execute("BEGIN TRANSACTION")
         try:
             load_id = int((_one(con, "SELECT nextval('load_ids')") or (0,))[0])
-            sink = FileSink(con, path, sha, fmt.name, on_bytes, load_id)
+            sink = FileSink(con, path, sha, fmt.name, on_bytes, load_id, hashing)
             if staged is None:
                 fmt.load(path, sink, opts)
             else:
                 _load_staged(sink, staged, opts)
             if hashing:
-                sha = sink.sha = hashing.result()
+                sha = sink.file_sha256()
                 if con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
                     con.execute("ROLLBACK")
                     return FileResult(str(path), None, "skipped", message="already loaded (same content)")

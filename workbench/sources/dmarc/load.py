@@ -108,8 +108,10 @@ def sniff_mail(head: bytes, path: Path) -> bool:
 
 def load_reports_file(path: Path, sink: Sink, options: ParseOptions) -> None:
     """Load an ``.xml``/``.gz``/``.zip``/``.json`` report file."""
+    # a large file is hashed while it loads: its documents' hash ("" here) is taken from the
+    # sink when first needed (see _content_sha), so that it is not computed twice
     with path.open("rb") as handle:
-        write_found(sink, reports_in_payloads(handle, str(path), getattr(sink, "sha", None)), str(path))
+        write_found(sink, reports_in_payloads(handle, str(path), sink.sha if hasattr(sink, "sha") else None), str(path))
     sink.progress(path.stat().st_size)
 
 
@@ -205,6 +207,7 @@ def _write(sink: Sink, item: Found, source_file: str, seen: dict[tuple[str, str]
         assert isinstance(report, Failure)
         table, size, label = "dmarc_failures", 1, f"failure report from {report.fields['reporter']!r}"
     warnings = len(item.warnings) + len(getattr(report, "warnings", []))
+    _content_sha(sink, item)
     verdict, rejects = _decide(sink, item, table, report.key, warnings, label, seen)
     if verdict == "duplicate":
         sink.count_duplicates(size + 1)
@@ -222,6 +225,13 @@ def _write(sink: Sink, item: Found, source_file: str, seen: dict[tuple[str, str]
     else:
         sink.add_rows("dmarc_failures", pl.DataFrame([{**report.fields, **common}], infer_schema_length=None))
     return rejects
+
+
+def _content_sha(sink: Sink, item: Found) -> None:
+    """A document that is the file itself, whose hash the loader computes while it loads
+    (large files): its hash, waited for now that it is needed."""
+    if not item.sha256:
+        item.sha256 = sink.file_sha256()
 
 
 def _common(item: Found, source_file: str) -> dict[str, Any]:
@@ -264,6 +274,7 @@ def _write_stream(sink: Sink, item: Found, lazy: LazyAggregate, source_file: str
     meta = stream.read_meta()
     key = report_key(meta["org_name"], meta["report_id"])
     label = f"aggregate report {meta['report_id']!r} from {meta['org_name']!r}"
+    _content_sha(sink, item)
     verdict, rejects = _decide(sink, item, "dmarc_reports", key, len(item.warnings) + len(stream.warnings), label, seen)
     written = False
     try:

@@ -70,7 +70,7 @@ def document_kind(head: bytes) -> str | None:
 
 def prepass(stream: IO[bytes], known_sha: str | None = None) -> tuple[str, bool, bool]:
     """One read at C speed: the payload's SHA-256 (``known_sha`` when the caller hashed these
-    bytes already); whether the fast engine may stream it (valid UTF-8, no ``<extension``
+    bytes already, ``""`` when it hashes them itself and fills it in later); whether the fast engine may stream it (valid UTF-8, no ``<extension``
     elements it would drop); and whether it may also strip values itself (no ``&``, which
     starts an entity or character reference, no ``!`` of CDATA or comments, no ``?`` after
     the prolog: nothing that splits a value's text)."""
@@ -140,7 +140,8 @@ def parse_payload(payload: Payload, known_sha: str | None = None) -> Found:
 
 def reports_in_payloads(data: bytes | IO[bytes], name: str, sha256: str | None = None) -> Iterator[Found]:
     """Every report in a file's content: itself, its gzip content, every zip member
-    (``sha256``: of ``data``, when known, spares hashing an uncompressed document again)."""
+    (``sha256``: of ``data``, when known, spares hashing an uncompressed document again; ``""``:
+    the caller hashes ``data`` itself and fills the hash of a document that is ``data`` in)."""
     try:
         for payload in unpack(data, name):
             try:
