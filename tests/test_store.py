@@ -52,6 +52,33 @@ def test_dmarc_records_keep_their_rows_when_their_index_is_dropped(tmp_path: Pat
     con.close()
 
 
+def test_reports_stored_without_their_hash_get_their_files_hash(tmp_path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+                " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
+    for m in migrations.available():
+        if m.version < 13:  # a store as it was before migration 013
+            con.execute(m.sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [m.version, m.name])
+    for key, sha, source, part in [("big", "", "big.xml", None), ("zipped", "", "a.zip", "r.xml"), ("twice", "", "twice.xml", None),
+                                   ("unknown", "", "gone.xml", None), ("fine", "s-fine", "fine.xml", None)]:
+        con.execute("INSERT INTO dmarc_reports (report_key, org_name, report_id, schema, record_count, message_count, warnings,"
+                    " content_sha256, source_file, source_part, loaded_at) VALUES (?, 'o', ?, 'rfc7489', 0, 0, 0, ?, ?, ?, now())",
+                    [key, key, sha, source, part])
+    for sha, path in [("s-big", "big.xml"), ("s-zip", "a.zip"), ("s-1", "twice.xml"), ("s-2", "twice.xml"), ("s-other", "fine.xml")]:
+        con.execute("INSERT INTO loaded_files (content_sha256, path, size_bytes, format, loaded_at, rows_loaded, rows_duplicate,"
+                    " rows_quarantined) VALUES (?, ?, 1, 'dmarc', now(), 0, 0, 0)",
+                    [sha, path])
+    assert migrations.migrate(con)[0] == 13
+    hashes = dict(con.execute("SELECT report_key, content_sha256 FROM dmarc_reports").fetchall())
+    # the file's hash where the report is the file and the file has one; a zip member, an
+    # ambiguous path, an unknown file and an existing hash are left as they were
+    assert hashes == {"big": "s-big", "zipped": "", "twice": "", "unknown": "", "fine": "s-fine"}
+    con.close()
+
+
 def test_reading_a_missing_store_says_what_to_do(tmp_path: Path) -> None:
     store = Store(Settings.load(db_path=tmp_path / "none.duckdb"))
     with pytest.raises(StoreError, match="workbench load"):
