@@ -111,7 +111,7 @@ def load_reports_file(path: Path, sink: Sink, options: ParseOptions) -> None:
     # a large file is hashed while it loads: its documents' hash ("" here) is taken from the
     # sink when first needed (see _content_sha), so that it is not computed twice
     with path.open("rb") as handle:
-        write_found(sink, reports_in_payloads(handle, str(path), sink.sha if hasattr(sink, "sha") else None), str(path))
+        write_found(sink, reports_in_payloads(handle, str(path), getattr(sink, "sha", None)), str(path))
     sink.progress(path.stat().st_size)
 
 

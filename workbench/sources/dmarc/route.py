@@ -70,10 +70,11 @@ def document_kind(head: bytes) -> str | None:
 
 def prepass(stream: IO[bytes], known_sha: str | None = None) -> tuple[str, bool, bool]:
     """One read at C speed: the payload's SHA-256 (``known_sha`` when the caller hashed these
-    bytes already, ``""`` when it hashes them itself and fills it in later); whether the fast engine may stream it (valid UTF-8, no ``<extension``
-    elements it would drop); and whether it may also strip values itself (no ``&``, which
-    starts an entity or character reference, no ``!`` of CDATA or comments, no ``?`` after
-    the prolog: nothing that splits a value's text)."""
+    bytes already, ``""`` when it hashes them itself and fills it in later); whether the fast
+    engine may stream it (valid UTF-8, no ``<extension`` elements it would drop); and whether
+    it may also strip values itself (no ``&``, which starts an entity or character reference,
+    no ``!`` of CDATA or comments, no ``?`` after the prolog: nothing that splits a value's
+    text)."""
     digest = hashlib.sha256() if known_sha is None else None
     decoder = codecs.getincrementaldecoder("utf-8")()
     clean, plain, tail, first = True, True, b"", True
