@@ -4,8 +4,10 @@ A frame made visible with ``con.register(name, frame)`` is a view in DuckDB's ca
 inside an open transaction DuckDB keeps a dropped view (and the Python object it scans)
 until the transaction ends. A file loaded batch by batch in one transaction therefore held
 every batch's Arrow memory until its commit: loading one 100k-record DMARC report grew by
-~90 MiB more than the rows DuckDB stored. :func:`insert_frame` scans the frame through a
-relation instead, which is released as soon as the statement has run.
+~90 MiB more than the rows DuckDB stored. :func:`insert_frame` lets DuckDB find the frame
+as a local variable (its replacement scan, bound into the one statement and released with
+it): no catalog entry, and a millisecond a call faster than a registered view (a relation's
+``.query()`` is slower still: 2.3 against 1.0 ms for a small frame, measured).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame
     Polars frames go as Arrow: DuckDB reads polars' Arrow export faster than the frame itself
     (a third less time for 100k DMARC records with list-of-struct columns, measured).
     """
-    arrow = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+    wb_insert_frame_rows = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
     verb = "INSERT OR REPLACE INTO" if replace else "INSERT INTO"
-    con.from_arrow(arrow).query("wb_rows", f'{verb} "{table}" BY NAME SELECT * FROM wb_rows')
-    return int(arrow.num_rows)
+    # DuckDB resolves the name to the local variable above (no view is created)
+    con.execute(f'{verb} "{table}" BY NAME SELECT * FROM wb_insert_frame_rows')
+    return int(wb_insert_frame_rows.num_rows)
