@@ -5,6 +5,7 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -21,16 +22,20 @@ def test_migrations_apply_once_and_record_their_versions(store: Store) -> None:
     assert {"events", "quarantine", "loaded_files", "campaigns", "sending_domains", "ips", "ip_pools"} <= set(store.tables())
 
 
-def test_dmarc_records_keep_their_rows_when_their_index_is_dropped(tmp_path: Path) -> None:
-    import duckdb
-
+def store_before(version: int, tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    """A store as it was before migration ``version`` (the earlier migrations applied)."""
     con = duckdb.connect(str(tmp_path / "old.duckdb"))
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
                 " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
     for m in migrations.available():
-        if m.version < 12:  # a store as it was before migration 012
+        if m.version < version:
             con.execute(m.sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [m.version, m.name])
+    return con
+
+
+def test_dmarc_records_keep_their_rows_when_their_index_is_dropped(tmp_path: Path) -> None:
+    con = store_before(12, tmp_path)
     con.execute("INSERT INTO dmarc_reports (report_key, org_name, report_id, schema, record_count, message_count, warnings, content_sha256,"
                 " source_file, loaded_at) VALUES ('k', 'google.com', '1', 'rfc7489', 2, 5, 0, 'sha', 'f.xml', now())")
     con.execute("INSERT INTO dmarc_records (report_key, record_no, source_ip, count, dkim) VALUES"
@@ -53,15 +58,7 @@ def test_dmarc_records_keep_their_rows_when_their_index_is_dropped(tmp_path: Pat
 
 
 def test_reports_stored_without_their_hash_get_their_files_hash(tmp_path: Path) -> None:
-    import duckdb
-
-    con = duckdb.connect(str(tmp_path / "old.duckdb"))
-    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
-                " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
-    for m in migrations.available():
-        if m.version < 13:  # a store as it was before migration 013
-            con.execute(m.sql)
-            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [m.version, m.name])
+    con = store_before(13, tmp_path)
     for key, sha, source, part in [("big", "", "big.xml", None), ("zipped", "", "a.zip", "r.xml"), ("twice", "", "twice.xml", None),
                                    ("unknown", "", "gone.xml", None), ("fine", "s-fine", "fine.xml", None)]:
         con.execute("INSERT INTO dmarc_reports (report_key, org_name, report_id, schema, record_count, message_count, warnings,"

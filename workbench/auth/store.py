@@ -20,6 +20,7 @@ from workbench.auth.audit import DomainAudit, DomainSpec
 from workbench.auth.dkim_keys import load_private_key
 from workbench.errors import ConfigError
 from workbench.store import Store, load_sql
+from workbench.store.frames import insert_frame
 
 __all__ = ["audit_history", "domain_specs", "finding_changes", "latest_findings", "save_audit", "status_grid"]
 
@@ -94,9 +95,7 @@ def save_audit(store: Store, audits: Sequence[DomainAudit], resolver: str, start
                          "errors": errors, "warnings": warnings})
             for table, frame in (("auth_checks", checks), ("auth_findings", findings), ("auth_dns_answers", answers)):
                 if len(frame):
-                    con.register("frame", frame)
-                    con.execute(f"INSERT INTO {table} SELECT * FROM frame")
-                    con.unregister("frame")
+                    insert_frame(con, table, frame)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

@@ -29,6 +29,7 @@ import polars as pl
 from publicsuffixlist import PublicSuffixList
 
 from workbench.store import Store
+from workbench.store.frames import insert_frame
 
 __all__ = ["EnrichResult", "Resolver", "enrich", "org_domain_psl", "org_domain_treewalk", "reverse_dns", "service_of"]
 
@@ -153,11 +154,7 @@ def _domains(store: Store, resolver: Resolver | None, tree_walk: bool) -> int:
     frame = pl.DataFrame({"domain": todo, "org_domain": orgs, "method": [method] * len(todo)},
                          schema={"domain": pl.Utf8, "org_domain": pl.Utf8, "method": pl.Utf8})
     with store.writer() as con:
-        con.register("org_batch", frame)
-        try:
-            con.execute("INSERT OR REPLACE INTO domain_org BY NAME SELECT * FROM org_batch")
-        finally:
-            con.unregister("org_batch")
+        insert_frame(con, "domain_org", frame, replace=True)
     store.release(force=True)
     return len(todo)
 
@@ -183,11 +180,7 @@ def _rdns(store: Store, resolver: Resolver, threads: int, progress: Callable[[in
     frame = pl.DataFrame(rows, schema={"ip": pl.Utf8, "ptr": pl.Utf8, "ptr_org_domain": pl.Utf8, "service": pl.Utf8,
                                        "status": pl.Utf8, "resolved_at": pl.Datetime("us")})
     with store.writer() as con:
-        con.register("rdns_batch", frame)
-        try:
-            con.execute("INSERT OR REPLACE INTO ip_rdns BY NAME SELECT * FROM rdns_batch")
-        finally:
-            con.unregister("rdns_batch")
+        insert_frame(con, "ip_rdns", frame, replace=True)
     store.release(force=True)
     return len(ips), int(frame["ptr"].is_not_null().sum())
 
