@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 
 import polars as pl
+import pyarrow as pa
 import pytest
 from conftest import FIXTURES
 
@@ -194,3 +195,59 @@ def test_records_frame_schema_is_stable_for_empty_reports() -> None:
     assert len(r.records) == 0 and r.messages == 0
     assert r.records.schema["dkim"] == pl.List(aggregate.DKIM_STRUCT)
     assert r.records.schema["count"] == pl.Int64
+
+
+def varied(n: int) -> bytes:
+    """Records of every shape the fast engine reads: padded and capitalised values, blank
+    fields, 0-3 DKIM results, SPF or none, reasons, envelope_to or none, and one <record>
+    without a row (dropped, with its results) in the middle."""
+    head = read("rfc7489.xml").split(b"<record>", 1)[0]
+    out = []
+    for i in range(n):
+        dkim = "".join(f"<dkim><domain> D{k}.Example </domain><selector>s{k}</selector><result>{'Pass' if (i + k) % 2 else 'fail'}</result>"
+                       + ("<human_result> </human_result>" if k == 1 else "") + "</dkim>" for k in range(i % 4))
+        spf = "<spf><domain>Bounce.example</domain><scope>MFROM</scope><result>pass</result></spf>" if i % 3 else ""
+        reason = f"<reason><type>{'Forwarded' if i % 2 else 'local_policy'}</type><comment> c{i} </comment></reason>" if i % 5 == 0 else ""
+        to = f"<envelope_to>To{i}.example</envelope_to>" if i % 2 else ""
+        out.append(f"<record><row><source_ip>\n 10.0.0.{i % 256}</source_ip><count> {i + 1} </count><policy_evaluated>"
+                   f"<disposition>None</disposition><dkim>pass</dkim><spf>FAIL</spf>{reason}</policy_evaluated></row>"
+                   f"<identifiers>{to}<header_from>Brightmart.example</header_from></identifiers><auth_results>{dkim}{spf}</auth_results></record>")
+        if i == n // 2:
+            out.append("<record><auth_results><spf><domain>orphan.example</domain><result>pass</result></spf></auth_results></record>")
+    return head + "\n".join(out).encode() + b"</feedback>\n"
+
+
+def engine_tables(data: bytes, trimmed: bool = False) -> tuple[pa.Table, pa.Table]:
+    batches = aggregate._fast_parser(trimmed).parse(data)
+    return pa.table(batches["items"]), pa.table(batches["auth"])
+
+
+@pytest.mark.parametrize("trimmed", [False, True])
+def test_arrow_shaping_gives_the_records_polars_gives(trimmed: bool) -> None:
+    items, auth = engine_tables(varied(60), trimmed)
+    got = aggregate._records_arrow(items, auth, first_no=5, trimmed=trimmed)
+    assert got is not None
+    expected = aggregate._records(pl.from_arrow(items), pl.from_arrow(auth), {}, "doc", first_no=5, trimmed=trimmed)  # type: ignore[arg-type]
+    assert len(expected) == 60 and pl.from_arrow(got).to_dicts() == expected.to_dicts()
+    row = pl.from_arrow(got).row(2, named=True)
+    assert (row["record_no"], row["source_ip"], row["count"], row["policy_spf"]) == (7, "10.0.0.2", 3, "fail")
+    assert row["dkim"] == [{"domain": "d0.example", "selector": "s0", "result": "fail", "human_result": None},
+                           {"domain": "d1.example", "selector": "s1", "result": "pass", "human_result": None}]
+
+
+def test_arrow_shaping_of_no_records_keeps_the_schema() -> None:
+    items, auth = engine_tables(re.sub(rb"<record>.*</record>", b"", read("rfc7489.xml"), flags=re.S))
+    got = pl.from_arrow(aggregate._records_arrow(items, auth))
+    assert isinstance(got, pl.DataFrame) and got.is_empty()
+    assert got.schema == aggregate._records(pl.from_arrow(items), pl.from_arrow(auth), {}, "doc").schema  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("old", "new", "column", "value"), [
+    (b"<count> 1 </count>", b"<count>+1</count>", "count", 1),  # polars reads a sign; Arrow compute is not asked to
+    (b"<header_from>Brightmart.example", "<header_from>BRİGHTMART.example".encode(), "header_from", "BRİGHTMART.example".lower()),
+])
+def test_values_that_need_polars_rules_are_shaped_by_polars(old: bytes, new: bytes, column: str, value: object) -> None:
+    data = varied(10).replace(old, new, 1)
+    assert aggregate._records_arrow(*engine_tables(data)) is None
+    report = parse_aggregate(data)
+    assert report.engine == "xml2arrow" and report.records[column][0] == value and len(report.records) == 10

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Protocol
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench.errors import UnknownFormat
@@ -40,7 +41,7 @@ class Sink(Protocol):
 
     def file_sha256(self) -> str: ...
 
-    def add_rows(self, table: str, frame: pl.DataFrame) -> None: ...
+    def add_rows(self, table: str, frame: pl.DataFrame | pa.Table) -> None: ...
 
     def upsert_rows(self, table: str, frame: pl.DataFrame) -> None: ...
 

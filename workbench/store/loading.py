@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from workbench.errors import InputError, StoreError, UnknownFormat
 from workbench.sources import registry, scan, sqlparse
@@ -249,7 +250,7 @@ class FileSink:
         if room > 0:
             self.rejects.extend(rejects[:room])
 
-    def add_rows(self, table: str, frame: pl.DataFrame) -> None:
+    def add_rows(self, table: str, frame: pl.DataFrame | pa.Table) -> None:
         """Insert rows of another table by column name (for sources with their own tables)."""
         self.other_tables[table] = self.other_tables.get(table, 0) + insert_frame(self.con, table, frame)
 

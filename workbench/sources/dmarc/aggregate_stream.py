@@ -2,8 +2,8 @@
 
 :class:`AggregateStream` runs the fast engine (xml2arrow's ``parse_batches``, parsing on a
 Rust thread) over a document handed as a path, bytes or a binary stream, and turns its
-batches into record frames as soon as they are complete, so that a report of any size is
-read in bounded memory. A record is complete once its own row has arrived and an
+batches into record tables (Arrow, shaped by Arrow compute) as soon as they are complete, so
+that a report of any size is read in bounded memory. A record is complete once its own row has arrived and an
 authentication result of a later record has been seen (results come in document order), or
 at the end of the document.
 
@@ -16,9 +16,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any
 
-import polars as pl
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from workbench.sources.dmarc.aggregate import AUTH, RECORD_COLUMNS, _fast_parser, _meta, _records
+from workbench.sources.dmarc.aggregate import (
+    AUTH,
+    META,
+    RECORD_COLUMNS,
+    _fast_parser,
+    _frame,
+    _has_report_id,
+    _meta,
+    _records,
+    _records_arrow,
+)
 
 __all__ = ["AggregateStream", "FastRefused"]
 
@@ -32,7 +44,7 @@ class FastRefused(Exception):
 
 
 class AggregateStream:
-    """Metadata (:meth:`read_meta`), then record frames (iteration), of one report.
+    """Metadata (:meth:`read_meta`), then record tables (iteration), of one report.
 
     Parameters
     ----------
@@ -55,8 +67,8 @@ class AggregateStream:
         self.messages = 0
         self._batches: Iterator[tuple[str, Any]] = iter(
             _fast_parser(trimmed).parse_batches(source, max_rows_per_batch=BATCH_ROWS, max_bytes_per_batch=BATCH_BYTES))
-        self._items: list[pl.DataFrame] = []
-        self._auth: list[pl.DataFrame] = []
+        self._items: list[pa.Table] = []
+        self._auth: list[pa.Table] = []
         self._max_auth = -1
         self._done = False
 
@@ -68,15 +80,13 @@ class AggregateStream:
             return False
         except Exception as exc:
             raise FastRefused(f"{type(exc).__name__}: {exc}") from exc
-        if name == "items" and self.meta is not None:
-            batch = batch.select(RECORD_COLUMNS)  # metadata is read: only record columns are kept
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
+        table = pa.table(batch)
         if name == "items":
-            self._items.append(frame)
-        elif len(frame):
-            self._auth.append(frame)
-            self._max_auth = max(self._max_auth, int(frame["<item>"].max()))  # type: ignore[arg-type]
+            # once the metadata is read, only record columns are kept
+            self._items.append(table.select(RECORD_COLUMNS) if self.meta is not None else table)
+        elif table.num_rows:
+            self._auth.append(table)
+            self._max_auth = max(self._max_auth, table["<item>"][-1].as_py())  # results come in document order
         return True
 
     def read_meta(self) -> dict[str, Any]:
@@ -90,18 +100,18 @@ class AggregateStream:
             No reporter could be told.
         """
         while True:
-            items = pl.concat(self._items) if self._items else None
-            if items is not None and items["report_id"].null_count() < len(items):
+            items = pa.concat_tables(self._items) if self._items else None
+            if items is not None and _has_report_id(items):
                 break
             if not self._pull():
                 raise FastRefused("no <report_id> under /feedback")
-        self.meta = _meta(items, self.head, self.name, self.warnings)
+        self.meta = _meta(_frame(items.select(META)), self.head, self.name, self.warnings)
         self._items = [items.select(RECORD_COLUMNS)]
         self.meta["extensions"] = None
         return self.meta
 
-    def __iter__(self) -> Iterator[pl.DataFrame]:
-        """Record frames (the ``dmarc_records`` columns but the report key), in order.
+    def __iter__(self) -> Iterator[pa.Table]:
+        """Record tables (the ``dmarc_records`` columns but the report key), in order.
 
         Raises
         ------
@@ -115,7 +125,7 @@ class AggregateStream:
         while True:
             more = self._pull() if not self._done else False
             # shaped once a batch's worth of record rows waits (shaping has a fixed cost a call)
-            if more and sum(len(frame) for frame in self._items) < BATCH_ROWS:
+            if more and sum(table.num_rows for table in self._items) < BATCH_ROWS:
                 continue
             ready = self._ready(final=not more)
             if ready is not None:
@@ -123,32 +133,31 @@ class AggregateStream:
             if not more:
                 return
 
-    def _ready(self, *, final: bool) -> pl.DataFrame | None:
+    def _ready(self, *, final: bool) -> pa.Table | None:
         if not self._items:
             return None
-        items = pl.concat(self._items) if len(self._items) > 1 else self._items[0]
-        if items.is_empty() and not final:
+        items = pa.concat_tables(self._items) if len(self._items) > 1 else self._items[0]
+        if not items.num_rows and not final:
             return None
-        auth = pl.concat(self._auth) if len(self._auth) > 1 else (self._auth[0] if self._auth else None)
+        auth = pa.concat_tables(self._auth) if len(self._auth) > 1 else (self._auth[0] if self._auth else None)
+        if auth is None:
+            auth = pa.table({"<item>": pa.array([], pa.uint32()), **{c: pa.array([], pa.string()) for c in AUTH}})
         if final:
             cut_items, cut_auth = items, auth
             self._items, self._auth = [], []
         else:
-            # complete: records whose row has arrived and before the last record with results seen
-            limit = min(self._max_auth, int(items["<item>"].max()) + 1)  # type: ignore[arg-type]
-            cut_items = items.filter(pl.col("<item>") < limit)
-            if cut_items.is_empty():
+            # complete: records whose row has arrived and before the last record with results
+            # seen; rows come in document order, so the complete ones are a slice
+            limit = min(self._max_auth, items["<item>"][-1].as_py() + 1)
+            at = int(np.searchsorted(items["<item>"].to_numpy(), limit))
+            if not at:
                 return None
-            self._items = [items.filter(pl.col("<item>") >= limit)]
-            if auth is not None:
-                cut_auth = auth.filter(pl.col("<item>") < limit)
-                self._auth = [auth.filter(pl.col("<item>") >= limit)]
-            else:
-                cut_auth = None
-        if cut_auth is None:
-            cut_auth = pl.DataFrame(schema={"<item>": pl.UInt32, "<auth>": pl.UInt32, **dict.fromkeys(AUTH, pl.Utf8)})
-        frame = _records(cut_items, cut_auth, {}, self.name, first_no=self.records, trimmed=self.trimmed)
-        self.records += len(frame)
-        self.messages += int(frame["count"].sum() or 0)
-        return frame if len(frame) else None
-
+            cut_items, self._items = items.slice(0, at), [items.slice(at)]
+            at = int(np.searchsorted(auth["<item>"].to_numpy(), limit))
+            cut_auth, self._auth = auth.slice(0, at), [auth.slice(at)]
+        table = _records_arrow(cut_items, cut_auth, first_no=self.records, trimmed=self.trimmed)
+        if table is None:  # a value that needs the exact handling (or the refusal) of _records
+            table = _records(_frame(cut_items), _frame(cut_auth), {}, self.name, first_no=self.records, trimmed=self.trimmed).to_arrow()
+        self.records += table.num_rows
+        self.messages += int(pc.sum(table["count"]).as_py() or 0)
+        return table if table.num_rows else None

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+import pyarrow as pa
 
 from workbench.errors import InputError
-from workbench.sources.dmarc.aggregate import AggregateReport, report_key
+from workbench.sources.dmarc.aggregate import POOL, AggregateReport, report_key
 from workbench.sources.dmarc.aggregate_stream import FastRefused
 from workbench.sources.dmarc.failure import Failure
 from workbench.sources.dmarc.route import (
@@ -279,12 +280,12 @@ def _write_stream(sink: Sink, item: Found, lazy: LazyAggregate, source_file: str
     written = False
     try:
         # a batch is inserted (DuckDB, on a thread) while the next one is parsed and shaped
-        # (xml2arrow and polars): both release the GIL, so the two cores work at once
+        # (xml2arrow and Arrow compute): both release the GIL, so the two cores work at once
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dmarc-insert") as inserter:
             pending: Future[None] | None = None
             for frame in stream:
                 if verdict != "duplicate":
-                    rows = frame.with_columns(pl.lit(key).alias("report_key"))
+                    rows = frame.append_column("report_key", pa.repeat(key, frame.num_rows, memory_pool=POOL))
                     if pending is not None:
                         pending.result()
                     pending = inserter.submit(sink.add_rows, "dmarc_records", rows)
