@@ -174,3 +174,39 @@ def test_values_with_split_text_are_not_trimmed_piecewise(store: Store, tmp_path
     assert load_file(store, path).rows_loaded == 201
     stored = store.scalar("SELECT spf[1].human_result FROM dmarc_records WHERE spf[1].human_result IS NOT NULL")
     assert stored == value  # the value whole, its inner spaces kept
+
+
+@pytest.mark.parametrize(("piece", "engines", "trimmed"), [
+    (b"", 1, True),  # plain: the engine started before the pre-pass is the one used
+    (b"<human_result>A &amp; B</human_result>", 2, False),  # an entity: restarted without trimming
+    (b"<human_result>x</human_result><extension><x>1</x></extension>", 1, None),  # <extension>: read in memory
+])
+def test_the_engine_starts_before_the_prepass_and_is_kept_only_when_fit(
+        tmp_path: Path, small_batches: None, monkeypatch: pytest.MonkeyPatch, piece: bytes, engines: int, trimmed: bool | None) -> None:
+    made: list[AggregateStream] = []
+    closed: list[AggregateStream] = []
+    original, close = AggregateStream.__init__, AggregateStream.close
+
+    def spy(self: AggregateStream, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def spy_close(self: AggregateStream) -> None:
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(AggregateStream, "__init__", spy)
+    monkeypatch.setattr(AggregateStream, "close", spy_close)
+    path = tmp_path / "r.xml"
+    path.write_bytes(document(200).replace(b"</scope>", b"</scope>" + piece, 1))
+    with path.open("rb") as handle:
+        (found,) = route.reports_in_payloads(handle, str(path))
+    assert len(made) == engines and made[0].trimmed
+    if trimmed is None:
+        assert not isinstance(found.report, route.LazyAggregate) and closed == made
+        assert found.report is not None and len(found.report.records) == 200  # type: ignore[union-attr]
+    else:
+        assert isinstance(found.report, route.LazyAggregate) and found.report.stream is made[-1]
+        assert found.report.stream.trimmed is trimmed and closed == made[:-1]
+        found.report.stream.read_meta()
+        assert sum(len(t) for t in found.report.stream) == 200

@@ -87,12 +87,10 @@ class LoadSummary:
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes (as stored: compressed files hash compressed)."""
-    digest = hashlib.sha256()
+    """SHA-256 of a file's bytes (as stored: compressed files hash compressed), read through
+    one 256 KiB buffer (4 MiB blocks read in a thread stayed resident in its malloc arena)."""
     with path.open("rb") as handle:
-        while block := handle.read(4 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 #: files up to this size are hashed before they load (skipping a known one costs nothing)

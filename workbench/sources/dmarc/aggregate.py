@@ -134,7 +134,7 @@ def parse_aggregate(data: bytes | IO[bytes], source: str = "<bytes>") -> Aggrega
         except Exception:  # any refusal of the fast engine goes to the tree engine
             fast = None
     if fast is not None and _has_report_id(fast[0]):
-        meta = _meta(_frame(fast[0].select(META)), data, source, warnings)
+        meta = _meta(fast[0], data, source, warnings)
         meta["extensions"] = None
         return AggregateReport(meta, _fast_records(*fast, source), warnings)
     tree = aggregate_tree.parse(data, source)
@@ -176,15 +176,13 @@ def _parse_stream(stream: IO[bytes], source: str) -> AggregateReport | None:
     if not _has_report_id(items):
         return None
     warnings: list[str] = []
-    meta = _meta(_frame(items.select(META)), head, source, warnings)
+    meta = _meta(items, head, source, warnings)
     meta["extensions"] = None
     return AggregateReport(meta, _fast_records(items, auth, source), warnings)
 
 
-def _first(items: pl.DataFrame, column: str) -> str | None:
-    values = items[column].drop_nulls()
-    values = values.filter(values.str.strip_chars() != "")
-    return str(values[0]).strip() if len(values) else None
+def _first(values: list[Any]) -> str | None:
+    return next((str(v).strip() for v in values if v is not None and str(v).strip()), None)
 
 
 def _timestamp(value: str | None, what: str, warnings: list[str]) -> datetime | None:
@@ -200,9 +198,15 @@ def _timestamp(value: str | None, what: str, warnings: list[str]) -> datetime | 
             return None
 
 
-def _meta(items: pl.DataFrame, data: bytes, source: str, warnings: list[str]) -> dict[str, Any]:
-    meta: dict[str, Any] = {name: _first(items, name) for name in META}
-    errors = [e.strip() for e in items["error"].drop_nulls().to_list() if e.strip()]
+def _meta(items: pl.DataFrame | pa.Table, data: bytes, source: str, warnings: list[str]) -> dict[str, Any]:
+    """The report's metadata and policy from the rows (of either engine) that carry them."""
+    if isinstance(items, pa.Table):
+        rows = items.select(META)
+        columns = pc.filter(rows, _any_valid(rows, META), memory_pool=POOL).to_pydict()
+    else:
+        columns = items.select(META).filter(pl.any_horizontal(pl.col(META).is_not_null())).to_dict(as_series=False)
+    meta: dict[str, Any] = {name: _first(columns[name]) for name in META}
+    errors = [e.strip() for e in columns["error"] if e is not None and e.strip()]
     meta["errors"] = [str(e) for e in errors] or None
     if meta["report_id"] is None:
         raise ParseError(source, "report_metadata", "no <report_id>: not a DMARC aggregate report, or a truncated one")

@@ -22,7 +22,6 @@ import pyarrow.compute as pc
 
 from workbench.sources.dmarc.aggregate import (
     AUTH,
-    META,
     RECORD_COLUMNS,
     _fast_parser,
     _frame,
@@ -35,7 +34,7 @@ from workbench.sources.dmarc.aggregate import (
 __all__ = ["AggregateStream", "FastRefused"]
 
 #: rows and value bytes of a batch from the engine (memory stays bounded by them)
-BATCH_ROWS = 8192
+BATCH_ROWS = 4096
 BATCH_BYTES = 4 << 20
 
 
@@ -72,6 +71,11 @@ class AggregateStream:
         self._max_auth = -1
         self._done = False
 
+    def close(self) -> None:
+        """Stop the engine (its thread ends once its batches are no longer taken)."""
+        self._batches = iter(())
+        self._done = True
+
     def _pull(self) -> bool:
         try:
             name, batch = next(self._batches)
@@ -105,7 +109,7 @@ class AggregateStream:
                 break
             if not self._pull():
                 raise FastRefused("no <report_id> under /feedback")
-        self.meta = _meta(_frame(items.select(META)), self.head, self.name, self.warnings)
+        self.meta = _meta(items, self.head, self.name, self.warnings)
         self._items = [items.select(RECORD_COLUMNS)]
         self.meta["extensions"] = None
         return self.meta

@@ -119,23 +119,35 @@ def parse_payload(payload: Payload, known_sha: str | None = None) -> Found:
     stream.seek(0)
     kind = document_kind(head)
     found = Found(payload.name, warnings=list(payload.warnings))
+    early: AggregateStream | None = None
     try:
         if not head.strip():
             raise ParseError(payload.name, "start", "empty file: no report in it")
         if kind is None:
             raise ParseError(payload.name, "start", "neither a DMARC aggregate report (XML <feedback>) nor an SMTP TLS report (JSON)",
                              head[:200].decode("utf-8", "backslashreplace"))
-        found.sha256, clean, plain = prepass(stream, known_sha)
         size = stream.seek(0, io.SEEK_END)
         stream.seek(0)
-        if kind == "aggregate" and clean and size > STREAM_FROM and check_prolog(head, payload.name) in ("utf-8", "utf8", "us-ascii", "ascii"):
-            found.report = LazyAggregate(AggregateStream(_engine_source(stream), payload.name, head[:4096], trimmed=plain), payload)
+        source = _engine_source(stream) if kind == "aggregate" and size > STREAM_FROM else None
+        # a large report on disk: the engine starts reading it on its thread while the pre-pass
+        # runs (7 of ~50 ms for 10k records), and is kept only if the pre-pass finds the
+        # document fit for the trimming engine
+        early = AggregateStream(source, payload.name, head[:4096], trimmed=True) if isinstance(source, str) else None
+        found.sha256, clean, plain = prepass(stream, known_sha)
+        if source is not None and clean and check_prolog(head, payload.name) in ("utf-8", "utf8", "us-ascii", "ascii"):
+            if early is not None and plain:
+                found.report, early = LazyAggregate(early, payload), None
+            else:
+                found.report = LazyAggregate(AggregateStream(_engine_source(stream), payload.name, head[:4096], trimmed=plain), payload)
         elif kind == "aggregate":
             found.report = parse_aggregate(stream, payload.name)
         else:
             found.report = parse_tlsrpt(stream.read(), payload.name)
     except InputError as exc:
         found.error = exc
+    finally:
+        if early is not None:
+            early.close()  # not taken: its engine stops
     return found
 
 
