@@ -210,3 +210,29 @@ def test_the_engine_starts_before_the_prepass_and_is_kept_only_when_fit(
         assert found.report.stream.trimmed is trimmed and closed == made[:-1]
         found.report.stream.read_meta()
         assert sum(len(t) for t in found.report.stream) == 200
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_stream_inserts_run_with_duckdb_on_one_thread_and_restore_it(store: Store, tmp_path: Path, small_batches: None,
+                                                                     monkeypatch: pytest.MonkeyPatch, bad: bool) -> None:
+    from workbench.store.loading import FileSink
+
+    during: list[int] = []
+    add_rows = FileSink.add_rows
+
+    def spy(self: FileSink, table: str, frame: object) -> None:
+        row = self.con.execute("SELECT current_setting('threads')").fetchone()
+        during.append(int(row[0]) if row else -1)
+        add_rows(self, table, frame)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FileSink, "add_rows", spy)
+    store.execute("SET threads = 2")
+    rng = random.Random(9)
+    tamper = {280: record(280, rng).replace(b"<count>281</count>", b"<count>lots</count>")} if bad else None
+    path = tmp_path / "r.xml"
+    path.write_bytes(document(300, tamper=tamper))
+    result = load_file(store, path)
+    assert result.status == ("failed" if bad else "loaded")
+    assert during and set(during[:-1] if not bad else during) == {1}
+    assert bad or during[-1] == 2  # the report row, inserted after the records
+    assert store.scalar("SELECT current_setting('threads')") == 2

