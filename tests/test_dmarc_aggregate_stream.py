@@ -236,3 +236,17 @@ def test_stream_inserts_run_with_duckdb_on_one_thread_and_restore_it(store: Stor
     assert during and set(during[:-1] if not bad else during) == {1}
     assert bad or during[-1] == 2  # the report row, inserted after the records
     assert store.scalar("SELECT current_setting('threads')") == 2
+
+
+def test_a_dtd_is_refused_before_any_engine_reads_the_document(tmp_path: Path, small_batches: None,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.errors import UnsafeInput
+
+    made: list[object] = []
+    monkeypatch.setattr(AggregateStream, "__init__", lambda self, *a, **k: made.append(a))
+    path = tmp_path / "laughs.xml"
+    laughs = b'<?xml version="1.0"?><!DOCTYPE f [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    path.write_bytes(laughs + document(200).split(b"?>", 1)[-1].replace(b"<org_name>", b"<org_name>&b;", 1))
+    with path.open("rb") as handle:
+        (found,) = route.reports_in_payloads(handle, str(path))
+    assert isinstance(found.error, UnsafeInput) and made == []

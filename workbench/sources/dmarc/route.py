@@ -28,6 +28,8 @@ from workbench.sources.mailbox import Part, iter_parts, parse_message
 
 #: aggregate documents larger than this are read in streaming fashion
 STREAM_FROM = 4 << 20
+#: declared encodings the streaming engine reads
+UTF8 = ("utf-8", "utf8", "us-ascii", "ascii")
 
 
 @dataclass
@@ -128,13 +130,15 @@ def parse_payload(payload: Payload, known_sha: str | None = None) -> Found:
                              head[:200].decode("utf-8", "backslashreplace"))
         size = stream.seek(0, io.SEEK_END)
         stream.seek(0)
-        source = _engine_source(stream) if kind == "aggregate" and size > STREAM_FROM else None
+        # large UTF-8 reports stream (a DTD is refused here, before any engine sees it)
+        streams = kind == "aggregate" and size > STREAM_FROM and check_prolog(head, payload.name) in UTF8
+        source = _engine_source(stream) if streams else None
         # a large report on disk: the engine starts reading it on its thread while the pre-pass
         # runs (7 of ~50 ms for 10k records), and is kept only if the pre-pass finds the
         # document fit for the trimming engine
         early = AggregateStream(source, payload.name, head[:4096], trimmed=True) if isinstance(source, str) else None
         found.sha256, clean, plain = prepass(stream, known_sha)
-        if source is not None and clean and check_prolog(head, payload.name) in ("utf-8", "utf8", "us-ascii", "ascii"):
+        if source is not None and clean:
             if early is not None and plain:
                 found.report, early = LazyAggregate(early, payload), None
             else:
