@@ -250,3 +250,14 @@ def test_a_dtd_is_refused_before_any_engine_reads_the_document(tmp_path: Path, s
     with path.open("rb") as handle:
         (found,) = route.reports_in_payloads(handle, str(path))
     assert isinstance(found.error, UnsafeInput) and made == []
+
+
+def test_a_batch_shaped_by_polars_has_the_schema_of_the_others(small_batches: None) -> None:
+    # a signed count takes the polars path for its batch: the stream's tables still concatenate
+    data = document(200).replace(b"<count>100</count>", b"<count>+100</count>", 1)
+    stream = AggregateStream(data, "doc", data[:4096])
+    stream.read_meta()
+    tables = list(stream)
+    assert len({t.schema for t in tables}) == 1 and len(tables) > 3
+    got = records_of(tables)
+    assert got["count"][99] == 100 and got.to_dicts() == parse_aggregate(data).records.to_dicts()

@@ -6,10 +6,11 @@ as a polars frame with its DKIM and SPF results as lists of structs). It never o
 
 Two engines give the same result. The fast one (xml2arrow, a Rust streaming parser mapped
 by ``aggregate.yaml``) reads the usual shape of report at a few hundred thousand records a
-second; its Arrow tables are shaped into records by Arrow compute (:func:`_records_arrow`). Anything unusual — not well-formed XML, a namespace prefix or a wrapper element,
-repeated ``<reason>`` or ``<error>`` elements, ``<extensions>`` — goes to the lxml engine
-(:mod:`.aggregate_tree`), which recovers what it can and says what it recovered in
-``warnings``. Neither expands entities: :func:`.xmlsafe.prepare_xml` refuses DTDs first.
+second; its Arrow tables become records by Arrow compute (:func:`_records_arrow`). Anything
+unusual — not well-formed XML, a namespace prefix or a wrapper element, repeated ``<reason>``
+or ``<error>`` elements, ``<extensions>`` — goes to the lxml engine (:mod:`.aggregate_tree`),
+which recovers what it can and says what it recovered in ``warnings``. Neither expands
+entities: :func:`.xmlsafe.prepare_xml` refuses DTDs first.
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ NS_V2 = b"urn:ietf:params:xml:ns:dmarc-2.0"
 IN_MEMORY = 32 << 20
 #: fields whose values are keywords: compared lower-case ("Pass" is "pass")
 KEYWORDS = ["disposition", "policy_dkim", "policy_spf", "header_from", "envelope_from", "envelope_to"]
+#: the records as Arrow (:func:`_records_arrow`; :func:`_records` gives the same as polars)
+RECORD_TABLE = pa.schema([
+    ("record_no", pa.int32()), ("source_ip", pa.string()), ("count", pa.int64()), ("disposition", pa.string()),
+    ("policy_dkim", pa.string()), ("policy_spf", pa.string()), ("reason_types", pa.list_(pa.string())),
+    ("reason_comments", pa.list_(pa.string())), ("header_from", pa.string()), ("envelope_from", pa.string()),
+    ("envelope_to", pa.string()),
+    ("dkim", pa.list_(pa.struct([(f, pa.string()) for f in ("domain", "selector", "result", "human_result")]))),
+    ("spf", pa.list_(pa.struct([(f, pa.string()) for f in ("domain", "scope", "result", "human_result")]))),
+    ("extensions", pa.string()),
+])
 #: Arrow memory for shaping records: the system allocator hands freed blocks back at once
 #: (pyarrow's default mimalloc pool kept ~19 MiB more resident for a 10k-record report, measured)
 POOL = pa.system_memory_pool()
@@ -334,14 +345,14 @@ def _records_arrow(items: pa.Table, auth: pa.Table, first_no: int = 0, *, trimme
     if dkim is None or spf is None:
         return None
     lower = {c: pc.ascii_lower(value[c], memory_pool=POOL) for c in (*KEYWORDS, "reason_type")}
-    return pa.table({
+    return pa.Table.from_pydict({
         "record_no": pa.array(np.arange(first_no, first_no + n, dtype=np.int32), memory_pool=POOL),
         "source_ip": value["source_ip"], "count": pc.cast(value["count"], pa.int64(), memory_pool=POOL),
         "disposition": lower["disposition"], "policy_dkim": lower["policy_dkim"], "policy_spf": lower["policy_spf"],
         "reason_types": _one_item_lists(lower["reason_type"]), "reason_comments": _one_item_lists(value["reason_comment"]),
         "header_from": lower["header_from"], "envelope_from": lower["envelope_from"], "envelope_to": lower["envelope_to"],
         "dkim": dkim, "spf": spf, "extensions": pa.nulls(n, pa.string(), memory_pool=POOL),
-    })
+    }, schema=RECORD_TABLE)
 
 
 def _any_valid(table: pa.Table, columns: tuple[str, ...] | list[str]) -> Any:

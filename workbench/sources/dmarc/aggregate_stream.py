@@ -3,9 +3,9 @@
 :class:`AggregateStream` runs the fast engine (xml2arrow's ``parse_batches``, parsing on a
 Rust thread) over a document handed as a path, bytes or a binary stream, and turns its
 batches into record tables (Arrow, shaped by Arrow compute) as soon as they are complete, so
-that a report of any size is read in bounded memory. A record is complete once its own row has arrived and an
-authentication result of a later record has been seen (results come in document order), or
-at the end of the document.
+that a report of any size is read in bounded memory. A record is complete once its own row
+has arrived and an authentication result of a later record has been seen (results come in
+document order), or at the end of the document.
 
 It refuses, with :class:`FastRefused`, whatever the fast engine cannot read faithfully; the
 caller then reads the document with :func:`.aggregate.parse_aggregate` (the tree engine).
@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from workbench.sources.dmarc.aggregate import (
     AUTH,
     RECORD_COLUMNS,
+    RECORD_TABLE,
     _fast_parser,
     _frame,
     _has_report_id,
@@ -145,7 +146,8 @@ class AggregateStream:
             return None
         auth = pa.concat_tables(self._auth) if len(self._auth) > 1 else (self._auth[0] if self._auth else None)
         if auth is None:
-            auth = pa.table({"<item>": pa.array([], pa.uint32()), **{c: pa.array([], pa.string()) for c in AUTH}})
+            auth = pa.table({"<item>": pa.array([], pa.uint32()), "<auth>": pa.array([], pa.uint32()),
+                             **{c: pa.array([], pa.string()) for c in AUTH}})
         if final:
             cut_items, cut_auth = items, auth
             self._items, self._auth = [], []
@@ -161,7 +163,8 @@ class AggregateStream:
             cut_auth, self._auth = auth.slice(0, at), [auth.slice(at)]
         table = _records_arrow(cut_items, cut_auth, first_no=self.records, trimmed=self.trimmed)
         if table is None:  # a value that needs the exact handling (or the refusal) of _records
-            table = _records(_frame(cut_items), _frame(cut_auth), {}, self.name, first_no=self.records, trimmed=self.trimmed).to_arrow()
+            frame = _records(_frame(cut_items), _frame(cut_auth), {}, self.name, first_no=self.records, trimmed=self.trimmed)
+            table = frame.to_arrow().cast(RECORD_TABLE)
         self.records += table.num_rows
         self.messages += int(pc.sum(table["count"]).as_py() or 0)
         return table if table.num_rows else None
