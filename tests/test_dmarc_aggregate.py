@@ -251,3 +251,18 @@ def test_values_that_need_polars_rules_are_shaped_by_polars(old: bytes, new: byt
     assert aggregate._records_arrow(*engine_tables(data)) is None
     report = parse_aggregate(data)
     assert report.engine == "xml2arrow" and report.records[column][0] == value and len(report.records) == 10
+
+
+@pytest.mark.parametrize(("piece", "value", "trimmed"), [
+    (b"<human_result>  A  B </human_result>", "A  B", True),
+    (b"<human_result>A &amp; B</human_result>", "A & B", False), (b"<human_result>A<!-- c --> B</human_result>", "A B", False),
+    (b"<human_result><![CDATA[ A B ]]></human_result>", "A B", False), (b"<human_result>A <?pi x?> B</human_result>", "A  B", False)])
+def test_in_memory_reports_use_the_trimming_engine_only_when_no_value_is_split(
+        monkeypatch: pytest.MonkeyPatch, piece: bytes, value: str, trimmed: bool) -> None:
+    engines: list[bool] = []
+    fast_parser = aggregate._fast_parser
+    monkeypatch.setattr(aggregate, "_fast_parser", lambda trimmed=False: engines.append(trimmed) or fast_parser(trimmed))
+    data = varied(20).replace(b"</scope>", b"</scope>" + piece, 1)
+    report = parse_aggregate(data)
+    assert engines == [trimmed] and report.engine == "xml2arrow"
+    assert report.records["spf"][1][0]["human_result"] == value

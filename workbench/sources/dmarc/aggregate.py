@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import ParseError
 from workbench.sources.dmarc import aggregate_tree
-from workbench.sources.dmarc.xmlsafe import check_prolog, is_utf8, prepare_xml
+from workbench.sources.dmarc.xmlsafe import check_prolog, is_utf8, plain_text, prepare_xml
 
 __all__ = ["AggregateReport", "parse_aggregate", "report_key"]
 
@@ -138,16 +138,17 @@ def parse_aggregate(data: bytes | IO[bytes], source: str = "<bytes>") -> Aggrega
         data = data.read()
     data, warnings = prepare_xml(data, source)
     fast: tuple[pa.Table, pa.Table] | None = None
+    trimmed = plain_text(data, first=True)  # the engine may strip values itself: a fifth less work
     if b"<extension" not in data:
         try:
-            batches = _fast_parser().parse(data)
+            batches = _fast_parser(trimmed).parse(data)
             fast = pa.table(batches["items"]), pa.table(batches["auth"])
         except Exception:  # any refusal of the fast engine goes to the tree engine
             fast = None
     if fast is not None and _has_report_id(fast[0]):
         meta = _meta(fast[0], data, source, warnings)
         meta["extensions"] = None
-        return AggregateReport(meta, _fast_records(*fast, source), warnings)
+        return AggregateReport(meta, _fast_records(*fast, source, trimmed=trimmed), warnings)
     tree = aggregate_tree.parse(data, source)
     warnings.extend(tree.warnings)
     meta = _meta(tree.items, data, source, warnings)
@@ -160,11 +161,11 @@ def _has_report_id(items: pa.Table) -> bool:
     return bool(items.num_rows) and items["report_id"].null_count < items.num_rows
 
 
-def _fast_records(items: pa.Table, auth: pa.Table, source: str) -> pl.DataFrame:
+def _fast_records(items: pa.Table, auth: pa.Table, source: str, *, trimmed: bool = False) -> pl.DataFrame:
     """The records of the fast engine's tables (by Arrow compute, or :func:`_records` where
     a value needs its exact handling)."""
-    table = _records_arrow(items, auth)
-    return _records(_frame(items), _frame(auth), {}, source) if table is None else _frame(table)
+    table = _records_arrow(items, auth, trimmed=trimmed)
+    return _records(_frame(items), _frame(auth), {}, source, trimmed=trimmed) if table is None else _frame(table)
 
 
 def _frame(batch: Any) -> pl.DataFrame:

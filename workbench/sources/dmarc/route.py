@@ -23,7 +23,7 @@ from workbench.sources.dmarc.aggregate import AggregateReport, parse_aggregate
 from workbench.sources.dmarc.aggregate_stream import AggregateStream
 from workbench.sources.dmarc.failure import Failure, is_failure_report, parse_failure
 from workbench.sources.dmarc.tlsrpt import TlsReport, parse_tlsrpt
-from workbench.sources.dmarc.xmlsafe import check_prolog
+from workbench.sources.dmarc.xmlsafe import check_prolog, plain_text
 from workbench.sources.mailbox import Part, iter_parts, parse_message
 
 #: aggregate documents larger than this are read in streaming fashion
@@ -96,9 +96,7 @@ def prepass(stream: IO[bytes], known_sha: str | None = None) -> tuple[str, bool,
                     clean = False
             tail = block[-16:]
         if plain:
-            body = block[block.find(b"?>") + 2:] if first and block.lstrip().startswith(b"<?") else block
-            plain = b"&" not in body and b"!" not in body and b"?" not in body
-            first = False
+            plain, first = plain_text(block, first=first), False
     stream.seek(0)
     return (digest.hexdigest() if digest is not None else str(known_sha)), clean, clean and plain
 

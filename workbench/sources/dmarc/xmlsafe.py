@@ -58,6 +58,16 @@ def is_utf8(stream: IO[bytes], chunk: int = 1 << 20) -> bool:
         stream.seek(0)
 
 
+def plain_text(block: bytes, *, first: bool) -> bool:
+    """Whether nothing in ``block`` splits a value's text into pieces, so that a parser may
+    strip each value whole: no ``&`` (an entity or character reference), no ``!`` (CDATA or a
+    comment), no ``?`` (a processing instruction) — after the XML declaration when ``first``
+    (the document's first block)."""
+    if first and block.lstrip().startswith(b"<?"):
+        block = block[block.find(b"?>") + 2:]
+    return b"&" not in block and b"!" not in block and b"?" not in block
+
+
 def prepare_xml(data: bytes, source: str) -> tuple[bytes, list[str]]:
     """The document as clean UTF-8 without a BOM, and the warnings raised on the way.
 
