@@ -10,7 +10,7 @@ from sendlogs_helpers import FIXTURES
 
 from workbench.sources import registry
 from workbench.store import Store
-from workbench.store.loading import load_paths
+from workbench.store.loading import load_file, load_paths
 
 INFRA = """kind: workbench/infrastructure
 version: 1
@@ -343,3 +343,17 @@ def test_files_load_under_the_load_memory_limit_and_queries_get_theirs_back(tmp_
     assert during == [shown("1GB")]
     with store.writer() as con:
         assert con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0] == shown("3GB")
+
+
+def test_every_load_that_adds_rows_leaves_the_post_load_steps_pending(store: Store, tmp_path: Path) -> None:
+    def events(name: str, message: str) -> Path:
+        f = tmp_path / name
+        f.write_text(f"ts,event_type,message_id,recipient\n2026-11-27T10:00:00Z,delivered,{message},a@contoso.example\n")
+        return f
+
+    pending = "SELECT value FROM store_meta WHERE key = 'load.post_pending'"
+    assert load_file(store, events("a.csv", "m1")).status == "loaded" and store.scalar(pending) == "true"
+    assert load_file(store, events("b.csv", "m2")).status == "loaded" and store.scalar(pending) == "true"  # already set: read, kept
+    store.execute("UPDATE store_meta SET value = 'false' WHERE key = 'load.post_pending'")  # the steps ran
+    assert load_file(store, events("b.csv", "m2")).status == "skipped" and store.scalar(pending) == "false"  # nothing new
+    assert load_file(store, events("c.csv", "m3")).status == "loaded" and store.scalar(pending) == "true"  # set again

@@ -430,8 +430,9 @@ def load_file(
                 [sha, str(path), path.stat().st_size, fmt.name, datetime.now(UTC).replace(tzinfo=None),
                  sink.loaded + sum(sink.other_tables.values()), sink.duplicate, sink.reject_count, load_id],
             )
-            if sink.loaded or sink.other_tables:
+            if (sink.loaded or sink.other_tables) and _one(con, PENDING_GET) != ("true",):
                 # committed with the rows: a crash before the post-load steps finish leaves it set
+                # (read first: set already after a batch's first file, and the upsert costs 3 ms)
                 con.execute(PENDING_SET)
             if sink.learned:
                 domains = [d for d, _ in sink.learned]
@@ -463,6 +464,7 @@ def load_file(
 
 FEEDBACK_PENDING = ("SELECT EXISTS (SELECT 1 FROM bounces WHERE NOT coalesce(linked, false)) "
                     "OR EXISTS (SELECT 1 FROM complaints WHERE NOT coalesce(linked, false))")
+PENDING_GET = "SELECT value FROM store_meta WHERE key = 'load.post_pending'"
 PENDING_SET = ("INSERT INTO store_meta VALUES ('load.post_pending', 'true') "
                "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
@@ -488,7 +490,7 @@ def finish_loads(store: Store) -> bool:
     from workbench.sources.bounce_texts import refine
 
     with _loading(store) as con:
-        row = _one(con, "SELECT value FROM store_meta WHERE key = 'load.post_pending'")
+        row = _one(con, PENDING_GET)
         if not row or row[0] != "true":
             return False
         con.execute("BEGIN TRANSACTION")
