@@ -252,6 +252,13 @@ class FileSink:
         """Insert rows of another table by column name (for sources with their own tables)."""
         self.other_tables[table] = self.other_tables.get(table, 0) + insert_frame(self.con, table, frame)
 
+    def add_row(self, table: str, row: Mapping[str, object]) -> None:
+        """Insert one row of another table by column name (a statement with parameters: a
+        millisecond less than a one-row frame, which counts per report in a mailbox)."""
+        columns = ", ".join(f'"{name}"' for name in row)
+        self.con.execute(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(row))})', list(row.values()))
+        self.other_tables[table] = self.other_tables.get(table, 0) + 1
+
     def upsert_rows(self, table: str, frame: pl.DataFrame) -> None:
         """Insert or replace rows of a table with a primary key (reference data)."""
         self.other_tables[table] = self.other_tables.get(table, 0) + insert_frame(self.con, table, frame, replace=True)

@@ -217,7 +217,7 @@ def _write(sink: Sink, item: Found, source_file: str, seen: dict[tuple[str, str]
     if isinstance(report, AggregateReport):
         _write_aggregate(sink, report, {**common, "warnings": warnings})
     elif isinstance(report, TlsReport):
-        sink.add_rows("tlsrpt_reports", pl.DataFrame([{"report_key": report.key, **report.meta, **common}]))
+        sink.add_row("tlsrpt_reports", {"report_key": report.key, **report.meta, **common})
         key = pl.lit(report.key).alias("report_key")
         if len(report.policies):
             sink.add_rows("tlsrpt_policies", report.policies.with_columns(key))
@@ -310,8 +310,7 @@ def _write_stream(sink: Sink, item: Found, lazy: LazyAggregate, source_file: str
 
 
 def _insert_report(sink: Sink, row: dict[str, Any]) -> None:
-    schema_overrides: dict[str, Any] = {"errors": pl.List(pl.Utf8), "pct": pl.Int16, "begin_ts": pl.Datetime("us"), "end_ts": pl.Datetime("us")}
-    sink.add_rows("dmarc_reports", pl.DataFrame([row], schema_overrides=schema_overrides, infer_schema_length=None))
+    sink.add_row("dmarc_reports", row)
 
 
 def _write_aggregate(sink: Sink, report: AggregateReport, common: dict[str, Any]) -> None:
