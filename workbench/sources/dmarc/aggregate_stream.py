@@ -35,7 +35,7 @@ from workbench.sources.dmarc.aggregate import (
 __all__ = ["AggregateStream", "FastRefused"]
 
 #: rows and value bytes of a batch from the engine (memory stays bounded by them)
-BATCH_ROWS = 4096
+BATCH_ROWS = 3072
 BATCH_BYTES = 4 << 20
 
 
