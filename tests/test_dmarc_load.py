@@ -103,13 +103,37 @@ def test_a_large_file_keeps_its_content_hash(store: Store, monkeypatch: pytest.M
     from workbench.sources.dmarc import route
     from workbench.store import loading
 
-    monkeypatch.setattr(loading, "EAGER_HASH", 0)
+    monkeypatch.setattr(loading, "OFFERED_HASH", 0)
     monkeypatch.setattr(route, "STREAM_FROM", 0 if streamed else 1 << 30)
+    hashed: list[Path] = []
+    file_sha256 = loading.file_sha256
+    monkeypatch.setattr(loading, "file_sha256", lambda path: hashed.append(path) or file_sha256(path))
     assert load_file(store, DMARC / "rfc7489.xml").rows_loaded == 3  # the report and its two records
+    assert hashed == []  # the pre-pass hashed the file while reading it, and offered the hash
     sha = hashlib.sha256((DMARC / "rfc7489.xml").read_bytes()).hexdigest()
     assert store.scalar("SELECT content_sha256 FROM dmarc_reports") == sha
+    assert store.scalar("SELECT content_sha256 FROM loaded_files") == sha
     gz = load_file(store, DMARC / "rfc7489.xml.gz")
     assert (gz.rows_loaded, gz.rows_duplicate, gz.rows_quarantined) == (0, 3, 0)
+    assert hashed == [DMARC / "rfc7489.xml.gz"]  # a compressed file's own hash: read for it
+    gz_sha = hashlib.sha256((DMARC / "rfc7489.xml.gz").read_bytes()).hexdigest()
+    assert store.scalar("SELECT count(*) FROM loaded_files WHERE content_sha256 IN (?, ?)", [sha, gz_sha]) == 2
+
+
+def test_an_offered_hash_still_skips_a_renamed_copy_and_quarantines_with_the_file_hash(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.store import loading
+
+    monkeypatch.setattr(loading, "OFFERED_HASH", 0)
+    copy = tmp_path / "renamed.xml"
+    shutil.copy(DMARC / "rfc7489.xml", copy)
+    assert load_file(store, DMARC / "rfc7489.xml").status == "loaded"
+    again = load_file(store, copy)  # a new name: parsed, then found known by its hash and rolled back
+    assert again.status == "skipped" and store.counts()["dmarc_reports"] == 1
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b"<?xml version='1.0'?><feedback><report_metadata></report_metadata></feedback>")
+    assert load_file(store, bad).status == "failed"
+    assert store.scalar("SELECT content_sha256 FROM quarantine WHERE file = ?", [str(bad)]) == hashlib.sha256(bad.read_bytes()).hexdigest()
 
 
 def test_same_report_with_other_content_is_kept_once_and_said(store: Store, tmp_path: Path) -> None:

@@ -42,6 +42,8 @@ class Sink(Protocol):
 
     def file_sha256(self) -> str: ...
 
+    def offer_file_sha256(self, sha: str) -> None: ...
+
     def add_rows(self, table: str, frame: pl.DataFrame | pa.Table) -> None: ...
 
     def add_row(self, table: str, row: Mapping[str, object]) -> None: ...
@@ -73,6 +75,9 @@ class Format:
     module: ModuleType | None = None
     #: whether a file may also be one JSON document (an array of records)
     documents: bool = False
+    #: whether its loader hashes a file it reads whole in its own pass and offers the hash
+    #: (:meth:`Sink.offer_file_sha256`), so that the store need not read the file for it
+    hashes_file: bool = False
 
 
 def _text(head: bytes) -> str:
@@ -141,8 +146,9 @@ def _parquet_load(path: Path, sink: Sink, options: ParseOptions) -> None:
 FORMATS: list[Format] = [
     Format(infrastructure.NAME, infrastructure.DESCRIPTION, infrastructure.sniff, infrastructure.load),
     Format("dmarc", "DMARC aggregate reports (RFC 7489, RFC 9990, old draft): .xml, .xml.gz, .zip (every member)",
-           dmarc_load.sniff_aggregate, dmarc_load.load_reports_file),
-    Format("tlsrpt", "SMTP TLS reports (RFC 8460 JSON, .json or .json.gz)", dmarc_load.sniff_tlsrpt, dmarc_load.load_reports_file),
+           dmarc_load.sniff_aggregate, dmarc_load.load_reports_file, hashes_file=True),
+    Format("tlsrpt", "SMTP TLS reports (RFC 8460 JSON, .json or .json.gz)", dmarc_load.sniff_tlsrpt, dmarc_load.load_reports_file,
+           hashes_file=True),
     Format("report-mail", "Mail carrying DMARC aggregate, failure (ARF or plain text) or TLS reports: .eml, mbox, Maildir messages",
            dmarc_load.sniff_mail, dmarc_load.load_mail_file),
     _send_log(pmta),

@@ -95,15 +95,23 @@ def file_sha256(path: Path) -> str:
 
 #: files up to this size are hashed before they load (skipping a known one costs nothing)
 EAGER_HASH = 16 << 20
+#: the same for formats that hash what they read (``Format.hashes_file``): larger files are
+#: hashed by their loader in its own pass over them, while the parser starts
+OFFERED_HASH = 1 << 20
 
 
 class _Hashing:
-    """The SHA-256 of a file computed in a thread (hashlib releases the GIL) while it loads."""
+    """The SHA-256 of a file while it loads: computed in a thread (hashlib releases the GIL)
+    or, for a format whose loader reads the file whole anyway (``offered``), handed over by
+    that loader (:meth:`FileSink.offer_file_sha256`) — else computed when asked for."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, offered: bool = False) -> None:
+        self._path = path
         self._value: str | BaseException = ""
-        self._thread = threading.Thread(target=self._run, args=(path,), name="workbench-sha256", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if not offered:
+            self._thread = threading.Thread(target=self._run, args=(path,), name="workbench-sha256", daemon=True)
+            self._thread.start()
 
     def _run(self, path: Path) -> None:
         try:
@@ -111,10 +119,17 @@ class _Hashing:
         except BaseException as exc:  # handed to result()
             self._value = exc
 
+    def offer(self, sha: str) -> None:
+        if self._thread is None and not self._value:
+            self._value = sha
+
     def result(self) -> str:
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         if isinstance(self._value, BaseException):
             raise self._value
+        if not self._value:  # offered, but the loader did not get to it
+            self._value = file_sha256(self._path)
         return self._value
 
 
@@ -145,6 +160,12 @@ class FileSink:
         self.followups: list[str] = []
         self._on_bytes = on_bytes
         self._insert = load_sql("insert_events")
+
+    def offer_file_sha256(self, sha: str) -> None:
+        """The file's SHA-256 from a loader that computed it while reading the whole file
+        (formats with ``hashes_file``); ignored when the store hashes the file itself."""
+        if not self.sha and self._hashing is not None:
+            self._hashing.offer(sha)
 
     def file_sha256(self) -> str:
         """The file's SHA-256: known from the start for small files, else waited for from the
@@ -396,23 +417,25 @@ def load_file(
     """
     size = path.stat().st_size
     with _loading(store) as con:
-        # A large file is hashed while it loads (the hash is checked before committing), unless
-        # a file of that name and size was loaded before: then first, as it is likely the same.
-        later = size > EAGER_HASH and not con.execute(
-            "SELECT 1 FROM loaded_files WHERE path = ? AND size_bytes = ?", [str(path), size]).fetchall()
-        hashing = _Hashing(path) if later else None
-        sha = "" if hashing else file_sha256(path)
-        if not hashing and con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
-            return FileResult(str(path), None, "skipped", message="already loaded (same content)")
         try:
             if staged is not None:
                 fmt = staged[0].members[staged[1]].fmt
             else:
                 fmt = registry.by_name(format) if format else registry.detect(path, read_head(path))
         except UnknownFormat as exc:
-            sha = hashing.result() if hashing else sha
+            sha = file_sha256(path)
+            if con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
+                return FileResult(str(path), None, "skipped", message="already loaded (same content)")
             _quarantine(con, path, sha, None, [Reject(exc.position or "-", exc.reason, exc.excerpt or "", "UnknownFormat")])
             return FileResult(str(path), None, "failed", rows_quarantined=1, message=str(exc))
+        # A large file is hashed while it loads (the hash is checked before committing), unless
+        # a file of that name and size was loaded before: then first, as it is likely the same.
+        later = size > (OFFERED_HASH if fmt.hashes_file else EAGER_HASH) and not con.execute(
+            "SELECT 1 FROM loaded_files WHERE path = ? AND size_bytes = ?", [str(path), size]).fetchall()
+        hashing = _Hashing(path, offered=fmt.hashes_file) if later else None
+        sha = "" if hashing else file_sha256(path)
+        if not hashing and con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
+            return FileResult(str(path), None, "skipped", message="already loaded (same content)")
         opts = _options_for(path, options or ParseOptions())
         con.execute("BEGIN TRANSACTION")
         try:

@@ -109,10 +109,12 @@ def sniff_mail(head: bytes, path: Path) -> bool:
 
 def load_reports_file(path: Path, sink: Sink, options: ParseOptions) -> None:
     """Load an ``.xml``/``.gz``/``.zip``/``.json`` report file."""
-    # a large file is hashed while it loads: its documents' hash ("" here) is taken from the
-    # sink when first needed (see _content_sha), so that it is not computed twice
+    # a large file is hashed while it loads (its hash "" here): the pre-pass, which reads the
+    # document anyway while the engine starts, hashes it, and a document that is the whole
+    # file hands its hash to the sink (write_found); a compressed file's own hash is then
+    # computed when the sink needs it
     with path.open("rb") as handle:
-        write_found(sink, reports_in_payloads(handle, str(path), getattr(sink, "sha", None)), str(path))
+        write_found(sink, reports_in_payloads(handle, str(path), getattr(sink, "sha", None) or None), str(path))
     sink.progress(path.stat().st_size)
 
 
@@ -156,6 +158,8 @@ def write_found(sink: Sink, found: Iterable[Found], source_file: str) -> None:
     count = 0
     for item in found:
         count += 1
+        if item.whole_file and item.sha256:
+            sink.offer_file_sha256(item.sha256)
         item.position = _relative(item.position, source_file)
         written: list[Reject] = []
         if item.error is None and item.report is not None:

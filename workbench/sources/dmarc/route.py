@@ -58,6 +58,8 @@ class Found:
     error: InputError | None = None
     sha256: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: the document is the file itself (not a member or attachment): its hash is the file's
+    whole_file: bool = False
 
 
 def document_kind(head: bytes) -> str | None:
@@ -160,7 +162,9 @@ def reports_in_payloads(data: bytes | IO[bytes], name: str, sha256: str | None =
     try:
         for payload in unpack(data, name):
             try:
-                yield parse_payload(payload, sha256 if payload.stream is data else None)
+                found = parse_payload(payload, sha256 if payload.stream is data else None)
+                found.whole_file = payload.stream is data
+                yield found
             finally:
                 payload.close()
     except InputError as exc:
