@@ -43,10 +43,12 @@ RECORD = ["source_ip", "count", "disposition", "policy_dkim", "policy_spf", "rea
           "header_from", "envelope_from", "envelope_to"]
 #: the columns of a record row (``<item>``: its place among <feedback>'s children)
 RECORD_COLUMNS = ["<item>", *RECORD]
-AUTH = ["dkim_domain", "dkim_selector", "dkim_result", "dkim_human_result",
-        "spf_domain", "spf_scope", "spf_result", "spf_human_result"]
-DKIM_STRUCT = pl.Struct({"domain": pl.Utf8, "selector": pl.Utf8, "result": pl.Utf8, "human_result": pl.Utf8})
-SPF_STRUCT = pl.Struct({"domain": pl.Utf8, "scope": pl.Utf8, "result": pl.Utf8, "human_result": pl.Utf8})
+#: the fields of a DKIM and of an SPF result, and their columns in the engine's ``auth`` rows
+DKIM_FIELDS = ("domain", "selector", "result", "human_result")
+SPF_FIELDS = ("domain", "scope", "result", "human_result")
+AUTH = [*(f"dkim_{f}" for f in DKIM_FIELDS), *(f"spf_{f}" for f in SPF_FIELDS)]
+DKIM_STRUCT = pl.Struct(dict.fromkeys(DKIM_FIELDS, pl.Utf8))
+SPF_STRUCT = pl.Struct(dict.fromkeys(SPF_FIELDS, pl.Utf8))
 NS_V2 = b"urn:ietf:params:xml:ns:dmarc-2.0"
 #: documents up to this size are parsed from memory; larger ones from their stream
 IN_MEMORY = 32 << 20
@@ -58,8 +60,8 @@ RECORD_TABLE = pa.schema([
     ("policy_dkim", pa.string()), ("policy_spf", pa.string()), ("reason_types", pa.list_(pa.string())),
     ("reason_comments", pa.list_(pa.string())), ("header_from", pa.string()), ("envelope_from", pa.string()),
     ("envelope_to", pa.string()),
-    ("dkim", pa.list_(pa.struct([(f, pa.string()) for f in ("domain", "selector", "result", "human_result")]))),
-    ("spf", pa.list_(pa.struct([(f, pa.string()) for f in ("domain", "scope", "result", "human_result")]))),
+    ("dkim", pa.list_(pa.struct([(f, pa.string()) for f in DKIM_FIELDS]))),
+    ("spf", pa.list_(pa.struct([(f, pa.string()) for f in SPF_FIELDS]))),
     ("extensions", pa.string()),
 ])
 #: Arrow memory for shaping records: the system allocator hands freed blocks back at once
@@ -303,8 +305,8 @@ def _records(items: pl.DataFrame, auth: pl.DataFrame, extensions: dict[int, str]
         clean("count").cast(pl.Int64, strict=False).alias("count"),
         *(clean(c, lower=c in KEYWORDS) for c in plain), *reasons,
     )
-    dkim = _results(auth, AUTH[:4], "dkim", ("domain", "selector", "result", "human_result"), clean)
-    spf = _results(auth, AUTH[4:], "spf", ("domain", "scope", "result", "human_result"), clean)
+    dkim = _results(auth, AUTH[:4], "dkim", DKIM_FIELDS, clean)
+    spf = _results(auth, AUTH[4:], "spf", SPF_FIELDS, clean)
     out = recs.join(dkim, on="item", how="left", maintain_order="left").join(spf, on="item", how="left", maintain_order="left")
     if extensions:
         ext = pl.DataFrame({"item": list(extensions), "extensions": list(extensions.values())}, schema={"item": pl.Int64, "extensions": pl.Utf8})
@@ -341,8 +343,8 @@ def _records_arrow(items: pa.Table, auth: pa.Table, first_no: int = 0, *, trimme
         return None
     n = recs.num_rows
     record_items = recs["<item>"].to_numpy()
-    dkim = _results_arrow(auth, AUTH[:4], ("domain", "selector", "result", "human_result"), record_items, trimmed)
-    spf = _results_arrow(auth, AUTH[4:], ("domain", "scope", "result", "human_result"), record_items, trimmed)
+    dkim = _results_arrow(auth, AUTH[:4], DKIM_FIELDS, record_items, trimmed)
+    spf = _results_arrow(auth, AUTH[4:], SPF_FIELDS, record_items, trimmed)
     if dkim is None or spf is None:
         return None
     lower = {c: pc.ascii_lower(value[c], memory_pool=POOL) for c in (*KEYWORDS, "reason_type")}

@@ -142,7 +142,7 @@ def parse_payload(payload: Payload, known_sha: str | None = None) -> Found:
             if early is not None and plain:
                 found.report, early = LazyAggregate(early, payload), None
             else:
-                found.report = LazyAggregate(AggregateStream(_engine_source(stream), payload.name, head[:4096], trimmed=plain), payload)
+                found.report = LazyAggregate(AggregateStream(source, payload.name, head[:4096], trimmed=plain), payload)
         elif kind == "aggregate":
             found.report = parse_aggregate(stream, payload.name)
         else:
