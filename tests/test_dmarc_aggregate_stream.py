@@ -270,3 +270,15 @@ def test_a_batch_shaped_by_polars_has_the_schema_of_the_others(small_batches: No
     assert len({t.schema for t in tables}) == 1 and len(tables) > 3
     got = records_of(tables)
     assert got["count"][99] == 100 and got.to_dicts() == parse_aggregate(data).records.to_dicts()
+
+
+@pytest.mark.parametrize("at", [(1 << 20) - 12, (1 << 20) - 5, (1 << 20) - 1, 1 << 20, (1 << 20) + 3])
+def test_the_prepass_finds_an_extension_wherever_it_falls_in_its_blocks(at: int) -> None:
+    data = document(20)
+    head, tail = data.split(b"<record>", 1)
+    data = head + b" " * (at - len(head)) + b"<extension><x>1</x></extension><record>" + tail
+    assert data.index(b"<extension") == at
+    _, clean, _ = route.prepass(io.BytesIO(data))
+    assert not clean
+    _, clean, _ = route.prepass(io.BytesIO(data.replace(b"<extension><x>1</x></extension>", b"")))
+    assert clean

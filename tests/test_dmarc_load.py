@@ -120,16 +120,24 @@ def test_a_large_file_keeps_its_content_hash(store: Store, monkeypatch: pytest.M
     assert store.scalar("SELECT count(*) FROM loaded_files WHERE content_sha256 IN (?, ?)", [sha, gz_sha]) == 2
 
 
-def test_an_offered_hash_still_skips_a_renamed_copy_and_quarantines_with_the_file_hash(
-        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("streamed", [False, True])
+def test_an_offered_hash_skips_a_renamed_copy_before_writing_it_and_quarantines_with_the_file_hash(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, streamed: bool) -> None:
+    from workbench.sources.dmarc import load as dmarc_load
+    from workbench.sources.dmarc import route
     from workbench.store import loading
 
     monkeypatch.setattr(loading, "OFFERED_HASH", 0)
+    monkeypatch.setattr(route, "STREAM_FROM", 0 if streamed else 1 << 30)
     copy = tmp_path / "renamed.xml"
     shutil.copy(DMARC / "rfc7489.xml", copy)
     assert load_file(store, DMARC / "rfc7489.xml").status == "loaded"
-    again = load_file(store, copy)  # a new name: parsed, then found known by its hash and rolled back
-    assert again.status == "skipped" and store.counts()["dmarc_reports"] == 1
+    written: list[object] = []
+    write = dmarc_load._write
+    monkeypatch.setattr(dmarc_load, "_write", lambda *a: written.append(a) or write(*a))
+    again = load_file(store, copy)  # a new name: known by the hash its loader computed, before any write
+    assert again.status == "skipped" and again.message == "already loaded (same content)" and written == []
+    assert store.counts()["dmarc_reports"] == 1 and store.scalar("SELECT count(*) FROM loaded_files") == 1
     bad = tmp_path / "bad.xml"
     bad.write_bytes(b"<?xml version='1.0'?><feedback><report_metadata></report_metadata></feedback>")
     assert load_file(store, bad).status == "failed"

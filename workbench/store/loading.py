@@ -119,9 +119,12 @@ class _Hashing:
         except BaseException as exc:  # handed to result()
             self._value = exc
 
-    def offer(self, sha: str) -> None:
+    def offer(self, sha: str) -> bool:
+        """Take the hash from the loader; ``False`` when it is computed here instead."""
         if self._thread is None and not self._value:
             self._value = sha
+            return True
+        return False
 
     def result(self) -> str:
         if self._thread is not None:
@@ -131,6 +134,10 @@ class _Hashing:
         if not self._value:  # offered, but the loader did not get to it
             self._value = file_sha256(self._path)
         return self._value
+
+
+class AlreadyLoaded(Exception):
+    """The file's bytes were loaded before, found while it loads (a renamed copy)."""
 
 
 class FileSink:
@@ -158,14 +165,26 @@ class FileSink:
         self.learned: list[tuple[str, str]] = []
         self.other_tables: dict[str, int] = {}
         self.followups: list[str] = []
+        #: the file's hash was found new inside this transaction (by offer_file_sha256)
+        self.sha_checked = False
         self._on_bytes = on_bytes
         self._insert = load_sql("insert_events")
 
     def offer_file_sha256(self, sha: str) -> None:
         """The file's SHA-256 from a loader that computed it while reading the whole file
-        (formats with ``hashes_file``); ignored when the store hashes the file itself."""
-        if not self.sha and self._hashing is not None:
-            self._hashing.offer(sha)
+        (formats with ``hashes_file``); ignored when the store hashes the file itself.
+
+        Raises
+        ------
+        AlreadyLoaded
+            A file with these bytes was loaded before (a renamed copy): the loader stops
+            before parsing it.
+        """
+        if not self.sha and self._hashing is not None and self._hashing.offer(sha):
+            self.sha = sha
+            if self.con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
+                raise AlreadyLoaded(sha)
+            self.sha_checked = True
 
     def file_sha256(self) -> str:
         """The file's SHA-256: known from the start for small files, else waited for from the
@@ -439,17 +458,16 @@ def load_file(
         opts = _options_for(path, options or ParseOptions())
         con.execute("BEGIN TRANSACTION")
         try:
-            load_id = int((_one(con, "SELECT nextval('load_ids')") or (0,))[0])
-            sink = FileSink(con, path, sha, fmt.name, on_bytes, load_id, hashing)
+            load_id, pending = _one(con, f"SELECT nextval('load_ids'), ({PENDING_GET})") or (0, None)
+            sink = FileSink(con, path, sha, fmt.name, on_bytes, int(load_id), hashing)
             if staged is None:
                 fmt.load(path, sink, opts)
             else:
                 _load_staged(sink, staged, opts)
             if hashing:
                 sha = sink.file_sha256()
-                if con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
-                    con.execute("ROLLBACK")
-                    return FileResult(str(path), None, "skipped", message="already loaded (same content)")
+                if not sink.sha_checked and con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
+                    raise AlreadyLoaded(sha)
             sink.finish()
             for statement in sink.followups:
                 con.execute(statement)
@@ -460,9 +478,10 @@ def load_file(
                 [sha, str(path), path.stat().st_size, fmt.name, datetime.now(UTC).replace(tzinfo=None),
                  sink.loaded + sum(sink.other_tables.values()), sink.duplicate, sink.reject_count, load_id],
             )
-            if (sink.loaded or sink.other_tables) and _one(con, PENDING_GET) != ("true",):
+            if (sink.loaded or sink.other_tables) and pending != "true":
                 # committed with the rows: a crash before the post-load steps finish leaves it set
-                # (read first: set already after a batch's first file, and the upsert costs 3 ms)
+                # (read with the load id: set already after a batch's first file, and the upsert
+                # costs 3 ms)
                 con.execute(PENDING_SET)
             if sink.learned:
                 domains = [d for d, _ in sink.learned]
@@ -473,6 +492,9 @@ def load_file(
                     [domains],
                 )
             con.execute("COMMIT")
+        except AlreadyLoaded:
+            con.execute("ROLLBACK")
+            return FileResult(str(path), None, "skipped", message="already loaded (same content)")
         except InputError as exc:
             con.execute("ROLLBACK")
             sha = hashing.result() if hashing else sha

@@ -392,6 +392,7 @@ def _results_arrow(auth: pa.Table, columns: list[str], fields: tuple[str, ...], 
     """:func:`_results` in Arrow: the results of each record (``record_items``, ascending) as a
     list of structs, null where it has none. Result rows come in document order, so each
     record's rows are one run: its list is a slice between two offsets."""
+    auth = auth.select(["<item>", *columns])  # the other result kind's columns are not copied
     rows = pc.filter(auth, _any_valid(auth, columns), memory_pool=POOL).combine_chunks(memory_pool=POOL)
     items = rows["<item>"].to_numpy()
     start, end = np.searchsorted(items, record_items, "left"), np.searchsorted(items, record_items, "right")
