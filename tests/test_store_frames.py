@@ -52,3 +52,19 @@ def test_a_batch_is_released_before_the_transaction_ends(con: duckdb.DuckDBPyCon
     assert con.execute("SELECT count(*) FROM t").fetchone() == (500,)
     con.execute("COMMIT")
     assert not con.execute("SELECT * FROM duckdb_views() WHERE NOT internal").fetchall()
+
+
+def test_a_reader_is_read_batch_by_batch_as_it_is_inserted(con: duckdb.DuckDBPyConnection) -> None:
+    # a stream whose batches are made on demand (a large DMARC report, parsed as DuckDB reads)
+    schema = pa.schema([("id", pa.int32()), ("name", pa.string())])
+    made: list[int] = []
+
+    def batches():  # type: ignore[no-untyped-def]
+        for i in range(3):
+            made.append(i)
+            yield pa.record_batch({"id": pa.array(range(i * 10, i * 10 + 10), pa.int32()), "name": ["n"] * 10}, schema=schema)
+
+    con.execute("BEGIN")
+    assert insert_frame(con, "t", pa.RecordBatchReader.from_batches(schema, batches())) == 30  # DuckDB's own count
+    assert made == [0, 1, 2] and con.execute("SELECT count(*), min(note) FROM t").fetchone() == (30, "none")
+    con.execute("COMMIT")

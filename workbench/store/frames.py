@@ -19,17 +19,18 @@ import pyarrow as pa
 __all__ = ["insert_frame"]
 
 
-def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame | pa.Table, *,
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame | pa.Table | pa.RecordBatchReader, *,
                  replace: bool = False) -> int:
     """Insert ``frame``'s rows into ``table`` by column name (columns it lacks take their
     defaults); ``replace``: ``INSERT OR REPLACE`` (tables with a primary key). Returns the
-    number of rows handed over.
+    number of rows inserted. A record batch reader is read once, batch by batch, as DuckDB
+    inserts (its batches may be made on demand).
 
     Polars frames go as Arrow: DuckDB reads polars' Arrow export faster than the frame itself
     (a third less time for 100k DMARC records with list-of-struct columns, measured).
     """
-    wb_insert_frame_rows = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+    wb_insert_frame_rows = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame  # noqa: F841 (read by DuckDB)
     verb = "INSERT OR REPLACE INTO" if replace else "INSERT INTO"
     # DuckDB resolves the name to the local variable above (no view is created)
-    con.execute(f'{verb} "{table}" BY NAME SELECT * FROM wb_insert_frame_rows')
-    return int(wb_insert_frame_rows.num_rows)
+    row = con.execute(f'{verb} "{table}" BY NAME SELECT * FROM wb_insert_frame_rows').fetchone()
+    return int(row[0]) if row else 0

@@ -288,8 +288,9 @@ class FileSink:
         if room > 0:
             self.rejects.extend(rejects[:room])
 
-    def add_rows(self, table: str, frame: pl.DataFrame | pa.Table) -> None:
-        """Insert rows of another table by column name (for sources with their own tables)."""
+    def add_rows(self, table: str, frame: pl.DataFrame | pa.Table | pa.RecordBatchReader) -> None:
+        """Insert rows of another table by column name (for sources with their own tables); a
+        reader's batches are read as they are inserted."""
         self.other_tables[table] = self.other_tables.get(table, 0) + insert_frame(self.con, table, frame)
 
     def add_row(self, table: str, row: Mapping[str, object]) -> None:

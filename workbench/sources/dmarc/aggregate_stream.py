@@ -34,8 +34,10 @@ from workbench.sources.dmarc.aggregate import (
 
 __all__ = ["AggregateStream", "FastRefused"]
 
-#: rows and value bytes of a batch from the engine (memory stays bounded by them)
-BATCH_ROWS = 3072
+#: rows and value bytes of a batch from the engine (memory stays bounded by them); 10k
+#: records load in ~63.5 ms with batches of 3,584 rows, ~65.5 with 3,072, ~62 with 4,096
+#: whose larger batches in flight reached 14–15.5 MiB in one run of seven (against ≤ 13.3)
+BATCH_ROWS = 3584
 BATCH_BYTES = 4 << 20
 
 
