@@ -272,6 +272,17 @@ def test_a_batch_shaped_by_polars_has_the_schema_of_the_others(small_batches: No
     assert got["count"][99] == 100 and got.to_dicts() == parse_aggregate(data).records.to_dicts()
 
 
+@pytest.mark.parametrize(("block", "found"), [
+    (b"", False), (b"x", False), (b"<extension", True), (b"<extensions/>", True), (b"ab<extension>cdefghijk", True),
+    (b"<e<extension>", True), (b"<extensio", False), (b"<ext ension>", False), (b"<exte" + b"x" * 40, False),
+    (b"example.com <xml> <extra_contact_info>x</extra_contact_info>", False), (b"x" * 5000 + b"<extension>" + b"x" * 5000, True),
+])
+def test_has_extension_finds_the_element_and_nothing_else(block: bytes, found: bool) -> None:
+    from workbench.sources.dmarc.xmlsafe import has_extension
+
+    assert has_extension(block) is found is (b"<extension" in block)
+
+
 @pytest.mark.parametrize("at", [(1 << 20) - 12, (1 << 20) - 5, (1 << 20) - 1, 1 << 20, (1 << 20) + 3])
 def test_the_prepass_finds_an_extension_wherever_it_falls_in_its_blocks(at: int) -> None:
     data = document(20)

@@ -23,7 +23,7 @@ from workbench.sources.dmarc.aggregate import AggregateReport, parse_aggregate
 from workbench.sources.dmarc.aggregate_stream import AggregateStream
 from workbench.sources.dmarc.failure import Failure, is_failure_report, parse_failure
 from workbench.sources.dmarc.tlsrpt import TlsReport, parse_tlsrpt
-from workbench.sources.dmarc.xmlsafe import check_prolog, plain_text
+from workbench.sources.dmarc.xmlsafe import check_prolog, has_extension, plain_text
 from workbench.sources.mailbox import Part, iter_parts, parse_message
 
 #: aggregate documents larger than this are read in streaming fashion
@@ -89,7 +89,7 @@ def prepass(stream: IO[bytes], known_sha: str | None = None) -> tuple[str, bool,
         elif not clean:
             break
         if clean:
-            if b"<extension" in tail + block[:16] or b"<extension" in block:
+            if b"<extension" in tail + block[:16] or has_extension(block):
                 clean = False
             elif not block.isascii():
                 try:
