@@ -282,8 +282,8 @@ def _write_stream(sink: Sink, item: Found, lazy: LazyAggregate, source_file: str
     verdict, rejects = _decide(sink, item, "dmarc_reports", key, len(item.warnings) + len(stream.warnings), label, seen)
     # one INSERT reads the whole report from a stream of record batches, each parsed (xml2arrow,
     # on its own thread) and shaped (Arrow compute) as DuckDB asks for it: two busy threads for
-    # two cores, and one statement instead of one per batch (10k records: ~70 → ~64 ms; 100k:
-    # 76 → 67 MiB; measured against a thread inserting batch by batch beside the shaping)
+    # two cores, and one statement instead of one per batch (10k records: ~70 → ~62 ms in A/B
+    # runs, against a thread inserting batch by batch beside the shaping)
     failed: list[BaseException] = []
 
     def batches() -> Iterator[pa.RecordBatch]:
