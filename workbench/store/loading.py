@@ -182,7 +182,7 @@ class FileSink:
         """
         if not self.sha and self._hashing is not None and self._hashing.offer(sha):
             self.sha = sha
-            if self.con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
+            if _known(self.con, sha):
                 raise AlreadyLoaded(sha)
             self.sha_checked = True
 
@@ -313,8 +313,8 @@ class FileSink:
     @contextlib.contextmanager
     def single_threaded(self) -> Iterator[None]:
         """DuckDB on one thread meanwhile: for a source parsing on a thread of its own while
-        DuckDB inserts, which leaves the parser its core — and DuckDB inserts Arrow batches
-        faster on one thread than on two (10k DMARC records: 7 against 13 ms, measured)."""
+        DuckDB inserts, which leaves the parser its core (a 10k-record DMARC report streamed
+        into one INSERT: 65 against 71 ms and 12.5 against 19.7 MiB on two threads, measured)."""
         row = self.con.execute("SELECT current_setting('threads')").fetchone()
         self.con.execute("SET threads = 1")
         try:
@@ -352,6 +352,15 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tup
     """The first row of a statement's result, the result read to its end."""
     rows = con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
     return rows[0] if rows else None
+
+
+def _known(con: duckdb.DuckDBPyConnection, sha: str) -> bool:
+    """Whether a file with these bytes was loaded before."""
+    return bool(con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall())
+
+
+def _skipped(path: Path) -> FileResult:
+    return FileResult(str(path), None, "skipped", message="already loaded (same content)")
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, path: Path, sha: str | None, fmt: str | None, rejects: list[Reject]) -> None:
@@ -444,8 +453,8 @@ def load_file(
                 fmt = registry.by_name(format) if format else registry.detect(path, read_head(path))
         except UnknownFormat as exc:
             sha = file_sha256(path)
-            if con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
-                return FileResult(str(path), None, "skipped", message="already loaded (same content)")
+            if _known(con, sha):
+                return _skipped(path)
             _quarantine(con, path, sha, None, [Reject(exc.position or "-", exc.reason, exc.excerpt or "", "UnknownFormat")])
             return FileResult(str(path), None, "failed", rows_quarantined=1, message=str(exc))
         # A large file is hashed while it loads (the hash is checked before committing), unless
@@ -454,8 +463,8 @@ def load_file(
             "SELECT 1 FROM loaded_files WHERE path = ? AND size_bytes = ?", [str(path), size]).fetchall()
         hashing = _Hashing(path, offered=fmt.hashes_file) if later else None
         sha = "" if hashing else file_sha256(path)
-        if not hashing and con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
-            return FileResult(str(path), None, "skipped", message="already loaded (same content)")
+        if not hashing and _known(con, sha):
+            return _skipped(path)
         opts = _options_for(path, options or ParseOptions())
         con.execute("BEGIN TRANSACTION")
         try:
@@ -467,7 +476,7 @@ def load_file(
                 _load_staged(sink, staged, opts)
             if hashing:
                 sha = sink.file_sha256()
-                if not sink.sha_checked and con.execute("SELECT 1 FROM loaded_files WHERE content_sha256 = ?", [sha]).fetchall():
+                if not sink.sha_checked and _known(con, sha):
                     raise AlreadyLoaded(sha)
             sink.finish()
             for statement in sink.followups:
@@ -495,7 +504,7 @@ def load_file(
             con.execute("COMMIT")
         except AlreadyLoaded:
             con.execute("ROLLBACK")
-            return FileResult(str(path), None, "skipped", message="already loaded (same content)")
+            return _skipped(path)
         except InputError as exc:
             con.execute("ROLLBACK")
             sha = hashing.result() if hashing else sha

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from workbench.errors import ParseError
 from workbench.sources.dmarc import aggregate_tree
-from workbench.sources.dmarc.xmlsafe import check_prolog, is_utf8, plain_text, prepare_xml
+from workbench.sources.dmarc.xmlsafe import UTF8, check_prolog, is_utf8, plain_text, prepare_xml
 
 __all__ = ["AggregateReport", "parse_aggregate", "report_key"]
 
@@ -180,7 +180,7 @@ def _parse_stream(stream: IO[bytes], source: str) -> AggregateReport | None:
     """A large, clean UTF-8 document straight from its stream; ``None`` when it needs the
     in-memory path (another encoding, invalid UTF-8, or a shape the fast engine refuses)."""
     head = stream.read(65536)
-    if check_prolog(head, source) not in ("utf-8", "utf8", "us-ascii", "ascii") or not is_utf8(stream):
+    if check_prolog(head, source) not in UTF8 or not is_utf8(stream):
         return None
     try:
         batches = _fast_parser().parse(stream)

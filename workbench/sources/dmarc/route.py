@@ -23,13 +23,11 @@ from workbench.sources.dmarc.aggregate import AggregateReport, parse_aggregate
 from workbench.sources.dmarc.aggregate_stream import AggregateStream
 from workbench.sources.dmarc.failure import Failure, is_failure_report, parse_failure
 from workbench.sources.dmarc.tlsrpt import TlsReport, parse_tlsrpt
-from workbench.sources.dmarc.xmlsafe import check_prolog, has_extension, plain_text
+from workbench.sources.dmarc.xmlsafe import UTF8, check_prolog, has_extension, plain_text
 from workbench.sources.mailbox import Part, iter_parts, parse_message
 
 #: aggregate documents larger than this are read in streaming fashion
 STREAM_FROM = 4 << 20
-#: declared encodings the streaming engine reads
-UTF8 = ("utf-8", "utf8", "us-ascii", "ascii")
 
 
 @dataclass

@@ -20,7 +20,8 @@ from workbench.errors import ParseError, UnsafeInput
 #: the prolog may hold an XML declaration, comments and processing instructions
 _DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY|ATTLIST|ELEMENT)", re.IGNORECASE)
 _DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-_UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
+#: declared encodings read as UTF-8 as they are (the streaming engine reads only these)
+UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -100,7 +101,7 @@ def prepare_xml(data: bytes, source: str) -> tuple[bytes, list[str]]:
     if not data.strip():
         raise ParseError(source, "start of file", "empty document: not a report")
     encoding = check_prolog(data, source)
-    if encoding not in _UTF8:
+    if encoding not in UTF8:
         try:
             text = data.decode(encoding, "replace")
         except LookupError:
